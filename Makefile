@@ -1,0 +1,38 @@
+# paperlens: `make run` serves the bundled corpus on http://127.0.0.1:8000; `make test` runs the tests.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+INDEX  ?= var/index
+HOST   ?= 127.0.0.1
+PORT   ?= 8000
+CORPUS := data/daily-papers-seed.txt data/arxiv-cs-recent-5000.jsonl.gz
+EVAL   ?= ../shared/data/eval
+
+.PHONY: run index test bench lint clean
+
+run: $(VENV)/.installed $(INDEX)/CURRENT
+	$(BIN)/paperlens serve --index $(INDEX) --host $(HOST) --port $(PORT)
+
+index: $(INDEX)/CURRENT
+
+$(INDEX)/CURRENT: $(CORPUS) | $(VENV)/.installed
+	$(BIN)/paperlens index $(CORPUS) --index $(INDEX)
+
+# torch is pinned first and alone: 2.13.0 is the CPU build on this disk, anything looser pulls CUDA.
+$(VENV)/.installed: pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet torch==2.13.0
+	$(BIN)/pip install --quiet -e '.[test]'
+	touch $@
+
+test: $(VENV)/.installed
+	$(BIN)/python -m pytest tests
+
+bench: $(VENV)/.installed
+	$(BIN)/python benchmarks/index_and_latency.py
+
+lint: $(VENV)/.installed
+	$(BIN)/python -m compileall -q models indexer service tests benchmarks
+
+clean:
+	rm -rf $(VENV) var

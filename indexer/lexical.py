@@ -1,0 +1,126 @@
+"""A field-aware BM25 index over titles and abstracts, stored as one sparse matrix."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+import scipy.sparse as sp
+import Stemmer
+
+_WORD = re.compile(r"[a-z0-9]+(?:[-'][a-z0-9]+)*")
+# A short English stop list: BM25's idf already discounts common words, this only keeps the
+# postings small and stops query words like "papers about" from adding noise.
+STOPWORDS = frozenset(
+    """a about above after again against all am an and any are as at be because been before being
+    below between both but by can could did do does doing down during each few for from further had
+    has have having he her here hers herself him himself his how i if in into is it its itself just
+    me more most my myself no nor not now of off on once only or other our ours ourselves out over
+    own same she should so some such than that the their theirs them themselves then there these
+    they this those through to too under until up very was we were what when where which while who
+    whom why will with would you your yours yourself yourselves via using based paper papers
+    article articles interested""".split()
+)
+
+
+class Tokenizer:
+    """Lower-cased words, stop words removed, Snowball-stemmed; hyphenated words also split."""
+
+    def __init__(self) -> None:
+        self._stemmer = Stemmer.Stemmer("english")
+
+    def __call__(self, text: str) -> list[str]:
+        words: list[str] = []
+        for word in _WORD.findall(text.lower()):
+            parts = re.split(r"[-']", word)
+            for token in (word, *parts) if len(parts) > 1 else (word,):
+                if token not in STOPWORDS and len(token) > 1 or token.isdigit():
+                    words.append(token)
+        return [self._stem(w) for w in words]
+
+    def _stem(self, word: str) -> str:
+        return _cached_stem(self._stemmer, word)
+
+
+@lru_cache(maxsize=200_000)
+def _cached_stem(stemmer: Stemmer.Stemmer, word: str) -> str:
+    return stemmer.stemWord(word)
+
+
+@dataclass
+class BM25Parameters:
+    k1: float = 1.2
+    b: float = 0.75
+    title_weight: float = 2.0  # a query word in the title says more than one in the abstract
+
+
+class LexicalIndex:
+    """BM25 with the title counted `title_weight` times; scores for every paper in one sparse product."""
+
+    def __init__(self, vocabulary: dict[str, int], weights: sp.csc_matrix, parameters: BM25Parameters) -> None:
+        self.vocabulary = vocabulary
+        self.weights = weights  # papers x terms, BM25 term weight (idf * saturated tf) per cell
+        self.parameters = parameters
+        self.tokenize = Tokenizer()
+
+    @classmethod
+    def build(cls, titles: Sequence[str], abstracts: Sequence[str], parameters: BM25Parameters | None = None) -> "LexicalIndex":
+        parameters = parameters or BM25Parameters()
+        tokenize = Tokenizer()
+        vocabulary: dict[str, int] = {}
+        rows, cols, counts, lengths = [], [], [], np.zeros(len(titles), dtype=np.float32)
+        for row, (title, abstract) in enumerate(zip(titles, abstracts)):
+            frequencies: Counter[str] = Counter()
+            for token in tokenize(title):
+                frequencies[token] += parameters.title_weight
+            for token in tokenize(abstract):
+                frequencies[token] += 1.0
+            lengths[row] = sum(frequencies.values())
+            for token, count in frequencies.items():
+                rows.append(row)
+                cols.append(vocabulary.setdefault(token, len(vocabulary)))
+                counts.append(count)
+        shape = (len(titles), len(vocabulary))
+        tf = sp.csr_matrix((np.asarray(counts, np.float32), (rows, cols)), shape=shape)
+        return cls(vocabulary, _bm25_weights(tf, lengths, parameters), parameters)
+
+    def __len__(self) -> int:
+        return self.weights.shape[0]
+
+    def query_terms(self, query: str) -> list[int]:
+        return [self.vocabulary[t] for t in dict.fromkeys(self.tokenize(query)) if t in self.vocabulary]
+
+    def scores(self, query: str) -> np.ndarray:
+        """BM25 score of every paper for the query (0 where no query word occurs)."""
+        terms = self.query_terms(query)
+        if not terms:
+            return np.zeros(len(self), dtype=np.float32)
+        return np.asarray(self.weights[:, terms].sum(axis=1), dtype=np.float32).ravel()
+
+    def save(self, folder: Path) -> None:
+        sp.save_npz(folder / "lexical.npz", self.weights.tocsc(), compressed=False)
+        meta = {"parameters": self.parameters.__dict__, "vocabulary": self.vocabulary}
+        (folder / "lexical.json").write_text(json.dumps(meta), encoding="utf-8")
+
+    @classmethod
+    def load(cls, folder: Path) -> "LexicalIndex":
+        meta = json.loads((folder / "lexical.json").read_text(encoding="utf-8"))
+        weights = sp.load_npz(folder / "lexical.npz").tocsc()
+        return cls(meta["vocabulary"], weights, BM25Parameters(**meta["parameters"]))
+
+
+def _bm25_weights(tf: sp.csr_matrix, lengths: np.ndarray, p: BM25Parameters) -> sp.csc_matrix:
+    n = tf.shape[0]
+    document_frequency = np.bincount(tf.indices, minlength=tf.shape[1]).astype(np.float32)
+    idf = np.log1p((n - document_frequency + 0.5) / (document_frequency + 0.5)).astype(np.float32)
+    average_length = float(lengths.mean()) if n else 1.0
+    tf = tf.tocoo()
+    norm = p.k1 * (1 - p.b + p.b * lengths[tf.row] / max(average_length, 1e-9))
+    values = idf[tf.col] * tf.data * (p.k1 + 1) / (tf.data + norm)
+    return sp.csc_matrix((values.astype(np.float32), (tf.row, tf.col)), shape=tf.shape)

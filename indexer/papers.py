@@ -1,0 +1,47 @@
+"""The paper record that crosses modules: what readers produce and the index stores."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+_DATE = re.compile(r"^\d{4}(-\d{2}(-\d{2})?)?$")
+
+
+@dataclass
+class Paper:
+    id: str
+    title: str
+    abstract: str = ""
+    authors: list[str] = field(default_factory=list)
+    categories: list[str] = field(default_factory=list)
+    published: str | None = None  # YYYY-MM-DD, YYYY-MM or YYYY
+    url: str | None = None
+    extra: dict[str, Any] = field(default_factory=dict)  # source-specific fields (upvotes, organisation, ...)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, record: dict[str, Any]) -> "Paper":
+        return cls(
+            id=record["id"],
+            title=record["title"],
+            abstract=record.get("abstract") or "",
+            authors=list(record.get("authors") or []),
+            categories=list(record.get("categories") or []),
+            published=record.get("published"),
+            url=record.get("url"),
+            extra=dict(record.get("extra") or {}),
+        )
+
+    def text(self) -> str:
+        """The text that is embedded: title and abstract."""
+        if self.abstract:
+            return f"{self.title}. {self.abstract}"
+        return self.title
+
+
+def is_valid_date(value: str) -> bool:
+    return bool(_DATE.match(value))

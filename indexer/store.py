@@ -1,0 +1,176 @@
+"""The on-disk index format. Only this module builds paths inside an index folder.
+
+    DIR/CURRENT                 name of the live generation (replaced atomically)
+    DIR/gen-000007/manifest.json  format version, model, dimension, count, build time, parameters, shards
+    DIR/gen-000007/papers.jsonl   paper metadata, one line per row, in row order
+    DIR/gen-000007/vectors.npy    float32 rows x dim, L2-normalised (memory-mapped when served)
+    DIR/gen-000007/dense.faiss    the FAISS index over those rows (row number = FAISS id)
+    DIR/gen-000007/lexical.*      the BM25 index
+
+A build writes a whole new generation folder, fsyncs it, then swaps CURRENT with os.replace:
+readers see the old index or the new one, never a half-written one, and a crash at any point leaves
+the previous generation live. Older generations are removed after the swap. `shards` in the
+manifest lists row ranges and their files, so a large corpus can be split without a new format.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from indexer.dense import DenseParameters, load_dense, parameters_from_dict, parameters_to_dict, save_dense
+from indexer.errors import IndexNotFound
+from indexer.lexical import LexicalIndex
+from indexer.papers import Paper
+
+FORMAT_VERSION = 1
+_CURRENT = "CURRENT"
+_MANIFEST = "manifest.json"
+
+
+@dataclass
+class Manifest:
+    model: str
+    dim: int
+    count: int
+    dense: DenseParameters
+    built_at: str = field(default_factory=lambda: time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()))
+    format_version: int = FORMAT_VERSION
+    build_seconds: float = 0.0
+    sources: list[str] = field(default_factory=list)
+    shards: list[dict[str, Any]] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        record = dict(self.__dict__)
+        record["dense"] = parameters_to_dict(self.dense)
+        return record
+
+    @classmethod
+    def from_dict(cls, record: dict[str, Any]) -> "Manifest":
+        record = dict(record)
+        record["dense"] = parameters_from_dict(record["dense"])
+        return cls(**record)
+
+
+@dataclass
+class StoredIndex:
+    """What a generation folder holds, loaded."""
+
+    folder: Path
+    manifest: Manifest
+    papers: list[Paper]
+    vectors: np.ndarray
+    dense: Any  # faiss.Index
+    lexical: LexicalIndex
+
+
+def write_index(index_dir: Path | str, manifest: Manifest, papers: list[Paper], vectors: np.ndarray, dense: Any, lexical: LexicalIndex) -> Path:
+    """Writes a new generation and makes it live atomically; returns its folder."""
+    root = Path(index_dir)
+    root.mkdir(parents=True, exist_ok=True)
+    generation = root / _next_generation_name(root)
+    staging = root / f".tmp-{generation.name}-{os.getpid()}"
+    shutil.rmtree(staging, ignore_errors=True)
+    staging.mkdir()
+    try:
+        manifest.shards = [{"rows": [0, len(papers)], "papers": "papers.jsonl", "vectors": "vectors.npy", "dense": "dense.faiss"}]
+        _write_papers(staging / "papers.jsonl", papers)
+        np.save(staging / "vectors.npy", np.ascontiguousarray(vectors, dtype=np.float32))
+        save_dense(dense, staging / "dense.faiss")
+        lexical.save(staging)
+        (staging / _MANIFEST).write_text(json.dumps(manifest.to_dict(), indent=2), encoding="utf-8")
+        _fsync_folder_files(staging)
+        os.rename(staging, generation)
+        _fsync_path(root)
+        _replace_text(root / _CURRENT, generation.name)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    _remove_old_generations(root, keep=generation.name)
+    return generation
+
+
+def read_manifest(index_dir: Path | str) -> Manifest:
+    return Manifest.from_dict(json.loads((live_generation(index_dir) / _MANIFEST).read_text(encoding="utf-8")))
+
+
+def live_generation(index_dir: Path | str) -> Path:
+    root = Path(index_dir)
+    try:
+        name = (root / _CURRENT).read_text(encoding="utf-8").strip()
+    except (FileNotFoundError, NotADirectoryError):
+        raise IndexNotFound(f"no paperlens index at {root} (build one with `paperlens index SOURCE --index {root}`)") from None
+    folder = root / name
+    if not (folder / _MANIFEST).is_file():
+        raise IndexNotFound(f"index at {root} is damaged: generation {name} has no manifest")
+    return folder
+
+
+def load_index(index_dir: Path | str, mmap: bool = True) -> StoredIndex:
+    folder = live_generation(index_dir)
+    manifest = Manifest.from_dict(json.loads((folder / _MANIFEST).read_text(encoding="utf-8")))
+    if manifest.format_version > FORMAT_VERSION:
+        raise IndexNotFound(f"index at {index_dir} has format {manifest.format_version}; this paperlens reads up to {FORMAT_VERSION}")
+    papers = list(_read_papers(folder / "papers.jsonl"))
+    vectors = np.load(folder / "vectors.npy", mmap_mode="r" if mmap else None)
+    dense = load_dense(folder / "dense.faiss", manifest.dense)
+    lexical = LexicalIndex.load(folder)
+    return StoredIndex(folder, manifest, papers, vectors, dense, lexical)
+
+
+def _write_papers(path: Path, papers: Iterable[Paper]) -> None:
+    with path.open("w", encoding="utf-8") as out:
+        for paper in papers:
+            out.write(json.dumps(paper.to_dict(), ensure_ascii=False) + "\n")
+
+
+def _read_papers(path: Path) -> Iterable[Paper]:
+    with path.open(encoding="utf-8") as lines:
+        for line in lines:
+            yield Paper.from_dict(json.loads(line))
+
+
+def _next_generation_name(root: Path) -> str:
+    numbers = [int(p.name[4:]) for p in root.glob("gen-*") if p.name[4:].isdigit()]
+    return f"gen-{max(numbers, default=0) + 1:06d}"
+
+
+def _replace_text(path: Path, text: str) -> None:
+    temporary = path.with_name(path.name + ".tmp")
+    with temporary.open("w", encoding="utf-8") as out:
+        out.write(text + "\n")
+        out.flush()
+        os.fsync(out.fileno())
+    os.replace(temporary, path)
+    _fsync_path(path.parent)
+
+
+def _fsync_folder_files(folder: Path) -> None:
+    for path in folder.iterdir():
+        with path.open("rb") as handle:
+            os.fsync(handle.fileno())
+    _fsync_path(folder)
+
+
+def _fsync_path(folder: Path) -> None:
+    descriptor = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(descriptor)
+    finally:
+        os.close(descriptor)
+
+
+def _remove_old_generations(root: Path, keep: str) -> None:
+    for path in root.iterdir():
+        stale_generation = path.name.startswith("gen-") and path.name != keep
+        stale_staging = path.name.startswith(".tmp-gen-")
+        if stale_generation or stale_staging:
+            shutil.rmtree(path, ignore_errors=True)

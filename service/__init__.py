@@ -1,0 +1,1 @@
+"""Online side of paperlens: a FastAPI app over a loaded index."""

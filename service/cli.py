@@ -1,0 +1,180 @@
+"""The `paperlens` command line. Library errors become one line on stderr and exit status 2."""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import sys
+from collections.abc import Sequence
+
+from indexer.errors import PaperlensError, UnknownPaper
+from indexer.readers import FORMATS
+from models import DEFAULT_MODEL, UnknownModel
+
+EXIT_BAD_INPUT = 2
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    try:
+        return args.run(args)
+    except (PaperlensError, UnknownModel) as error:
+        print(f"paperlens: error: {error}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except KeyboardInterrupt:
+        print("paperlens: interrupted", file=sys.stderr)
+        return 130
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="paperlens", description="Semantic search and recommendations for research papers.")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    index = commands.add_parser("index", help="build (or --update) an index folder from paper sources")
+    index.add_argument("sources", nargs="+", metavar="SOURCE", help="JSON Lines (.gz), CSV, Parquet, arXiv snapshot, BibTeX or Daily Papers text")
+    index.add_argument("--index", required=True, metavar="DIR")
+    index.add_argument("--model", default=None, metavar="NAME_OR_PATH", help=f"sentence-transformers model (default {DEFAULT_MODEL})")
+    index.add_argument("--format", choices=FORMATS, default=None, help="source format (default: detected)")
+    index.add_argument("--update", action="store_true", help="add or replace these papers in the existing index")
+    index.add_argument("--batch-size", type=int, default=64)
+    index.add_argument("--no-progress", action="store_true")
+    index.set_defaults(run=_index)
+
+    serve = commands.add_parser("serve", help="serve the HTTP API and web page")
+    serve.add_argument("--index", required=True, metavar="DIR")
+    serve.add_argument("--host", default=os.environ.get("PAPERLENS_HOST", "127.0.0.1"))
+    serve.add_argument("--port", type=int, default=int(os.environ.get("PAPERLENS_PORT", "8000")))
+    serve.set_defaults(run=_serve)
+
+    search = commands.add_parser("search", help="papers for a natural-language query")
+    search.add_argument("text", metavar="TEXT")
+    search.add_argument("--mode", choices=("hybrid", "semantic", "keyword"), default="hybrid")
+    _add_list_options(search)
+    search.set_defaults(run=_search)
+
+    similar = commands.add_parser("similar", help="papers like the given one")
+    similar.add_argument("paper_id", metavar="ID")
+    _add_list_options(similar)
+    similar.set_defaults(run=_similar)
+
+    recommend = commands.add_parser("recommend", help="papers for someone who liked (and disliked) these")
+    recommend.add_argument("--like", nargs="+", required=True, metavar="ID")
+    recommend.add_argument("--dislike", nargs="+", default=[], metavar="ID")
+    _add_list_options(recommend)
+    recommend.set_defaults(run=_recommend)
+    return parser
+
+
+def _add_list_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--index", required=True, metavar="DIR")
+    parser.add_argument("-k", type=_k, default=10, help="number of results (1-100)")
+    parser.add_argument("--offset", type=int, default=0)
+    parser.add_argument("--category", action="append", default=[])
+    parser.add_argument("--author", default=None)
+    parser.add_argument("--since", type=dt.date.fromisoformat, default=None, metavar="YYYY-MM-DD")
+    parser.add_argument("--until", type=dt.date.fromisoformat, default=None, metavar="YYYY-MM-DD")
+    parser.add_argument("--json", action="store_true", help="print the answer as JSON, like the API")
+
+
+def _k(value: str) -> int:
+    k = int(value)
+    if not 1 <= k <= 100:
+        raise argparse.ArgumentTypeError("k must be between 1 and 100")
+    return k
+
+
+def _index(args: argparse.Namespace) -> int:
+    from indexer.build import build_index
+    from models import load_encoder
+
+    encoder = load_encoder(args.model, batch_size=args.batch_size)
+    progress = False if args.no_progress else None
+    summary = build_index(args.sources, args.index, encoder, format=args.format, update=args.update, progress=progress)
+    print(summary.line())
+    return 0
+
+
+def _serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from indexer.store import read_manifest
+    from service.app import create_app
+    from service.settings import Settings
+
+    manifest = read_manifest(args.index)  # fail here, with one line, rather than serve 503 forever
+    settings = Settings(index_dir=args.index, host=args.host, port=args.port)
+    print(f"paperlens: serving {manifest.count} papers ({manifest.model}) on http://{args.host}:{args.port}", file=sys.stderr, flush=True)
+    uvicorn.run(create_app(settings), host=args.host, port=args.port, log_level="warning")
+    return 0
+
+
+def _engine(args: argparse.Namespace):
+    from service.engine import SearchEngine
+
+    return SearchEngine.load(args.index)
+
+
+def _filters(args: argparse.Namespace):
+    from service.filters import Filters
+
+    return Filters(tuple(args.category), args.author, args.since, args.until)
+
+
+def _search(args: argparse.Namespace) -> int:
+    from service import ranking
+
+    if not args.text.strip():
+        raise PaperlensError("the query is empty")
+    engine = _engine(args)
+    mode = ranking.SearchMode(args.mode)
+    vector = engine.embed_query(args.text) if mode is not ranking.SearchMode.keyword else None
+    hits = ranking.search(engine.index, args.text, vector, args.k, args.offset, mode, _filters(args))
+    return _print(engine, hits, args, {"query": args.text, "mode": args.mode})
+
+
+def _similar(args: argparse.Namespace) -> int:
+    from service import ranking
+
+    engine = _engine(args)
+    hits = ranking.similar(engine.index, engine.index.row_of(args.paper_id), args.k, args.offset, _filters(args))
+    return _print(engine, hits, args, {"paper_id": args.paper_id})
+
+
+def _recommend(args: argparse.Namespace) -> int:
+    from service import ranking
+
+    engine = _engine(args)
+    index = engine.index
+    unknown = [i for i in [*args.like, *args.dislike] if i not in index]
+    liked = [index.row_of(i) for i in dict.fromkeys(args.like) if i in index]
+    if not liked:
+        raise UnknownPaper(args.like[0] if len(args.like) == 1 else ", ".join(args.like))
+    disliked = [index.row_of(i) for i in dict.fromkeys(args.dislike) if i in index]
+    hits = ranking.recommend(index, liked, disliked, args.k, args.offset, _filters(args))
+    if unknown:
+        print(f"paperlens: ignored unknown ids: {', '.join(unknown)}", file=sys.stderr)
+    return _print(engine, hits, args, {"unknown_ids": unknown})
+
+
+def _print(engine, hits, args: argparse.Namespace, extra: dict) -> int:
+    from service.routes.papers import paper_list
+
+    papers = paper_list(engine, hits)
+    if args.json:
+        body = {"results": [p.model_dump() for p in papers], "k": args.k, "offset": args.offset, **extra}
+        print(json.dumps(body, ensure_ascii=False, indent=2))
+        return 0
+    for rank, paper in enumerate(papers, start=args.offset + 1):
+        authors = ", ".join(paper.authors[:3]) + (" et al." if len(paper.authors) > 3 else "")
+        print(f"{rank:3d}. [{paper.score:.3f}] {paper.title}")
+        print(f"     {paper.id} · {paper.published or 'n.d.'} · {authors}" + (f" · because {', '.join(paper.because)}" if paper.because else ""))
+    if not papers:
+        print("no papers found")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,57 @@
+"""The list calls' filters (category, author, since, until) as a boolean mask over index rows."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from indexer.paper_index import PaperIndex
+
+
+@dataclass(frozen=True)
+class Filters:
+    categories: tuple[str, ...] = ()
+    author: str | None = None
+    since: dt.date | None = None
+    until: dt.date | None = None
+    exclude_rows: frozenset[int] = field(default_factory=frozenset)
+
+    def is_empty(self) -> bool:
+        return not (self.categories or self.author or self.since or self.until or self.exclude_rows)
+
+    def with_excluded(self, rows: set[int] | frozenset[int]) -> "Filters":
+        return Filters(self.categories, self.author, self.since, self.until, self.exclude_rows | frozenset(rows))
+
+    def mask(self, index: PaperIndex) -> np.ndarray | None:
+        """Rows that pass every filter (None when nothing is filtered). A category matches
+        case-insensitively and any of several categories passes; an author matches when the
+        text is part of one author's name; partial dates count as the first day of their period."""
+        if self.is_empty():
+            return None
+        allowed = np.ones(len(index), dtype=bool)
+        if self.categories:
+            in_category = np.zeros(len(index), dtype=bool)
+            for category in self.categories:
+                rows = index.rows_by_category.get(category.lower())
+                if rows is not None:
+                    in_category[rows] = True
+            allowed &= in_category
+        if self.author:
+            needle = self.author.lower().strip()
+            allowed &= np.fromiter((needle in names for names in index.authors_lower), bool, len(index))
+        if self.since or self.until:
+            days = index.published_days
+            allowed &= days > 0
+            if self.since:
+                allowed &= days >= _date_number(self.since)
+            if self.until:
+                allowed &= days <= _date_number(self.until)
+        if self.exclude_rows:
+            allowed[list(self.exclude_rows)] = False
+        return allowed
+
+
+def _date_number(day: dt.date) -> int:
+    return day.year * 10000 + day.month * 100 + day.day

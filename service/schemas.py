@@ -1,0 +1,76 @@
+"""The API's request and response bodies."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from indexer.papers import Paper
+
+
+class PaperOut(BaseModel):
+    id: str
+    title: str
+    abstract: str = ""
+    authors: list[str] = []
+    categories: list[str] = []
+    published: str | None = None
+    url: str | None = None
+    score: float | None = None
+    because: list[str] | None = Field(None, description="ids of the given papers that led to this result")
+    extra: dict[str, Any] = Field(default_factory=dict, description="source-specific fields (upvotes, organisation, ...)")
+
+    @classmethod
+    def from_paper(cls, paper: Paper, score: float | None = None, because: list[str] | None = None) -> "PaperOut":
+        return cls(id=paper.id, title=paper.title, abstract=paper.abstract, authors=paper.authors,
+                   categories=paper.categories, published=paper.published, url=paper.url,
+                   score=score, because=because, extra=paper.extra)
+
+
+class PaperList(BaseModel):
+    results: list[PaperOut]
+    k: int
+    offset: int = 0
+
+
+class SearchResults(PaperList):
+    query: str
+    mode: str
+
+
+class SimilarResults(PaperList):
+    paper_id: str
+
+
+class RecommendationRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    liked: list[str] = Field(..., min_length=1, max_length=1000, description="ids of papers the reader liked")
+    disliked: list[str] = Field(default_factory=list, max_length=1000)
+    k: int = Field(10, ge=1, le=100)
+    offset: int = Field(0, ge=0, le=10_000)
+    candidates: list[str] | None = Field(None, max_length=10_000, description="rank exactly these papers")
+    category: list[str] = Field(default_factory=list)
+    author: str | None = Field(None, min_length=1, max_length=200)
+    since: dt.date | None = None
+    until: dt.date | None = None
+
+    @field_validator("category", mode="before")
+    @classmethod
+    def _one_or_many(cls, value: Any) -> Any:
+        return [value] if isinstance(value, str) else value
+
+
+class RecommendationResults(PaperList):
+    unknown_ids: list[str] = []
+
+
+class Health(BaseModel):
+    status: str
+    papers: int
+    model: str
+    dim: int
+    index: dict[str, Any]
+    built_at: str

@@ -1,0 +1,66 @@
+"""Shared fixtures: the real default model, and a real index built from real papers of the seed page."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import pytest
+from fastapi.testclient import TestClient
+
+from indexer.build import build_index
+from models import Encoder, load_encoder
+from service.app import create_app
+from service.engine import SearchEngine
+from service.settings import Settings
+
+DATA = Path(__file__).parent / "data"
+SEED_PAPERS = DATA / "seed-papers.jsonl"
+
+
+class HashingEncoder(Encoder):
+    """A deterministic bag-of-words encoder for tests that need exact numbers and no model."""
+
+    model_id = "test-hashing"
+    dim = 64
+
+    def embed_batch(self, texts: Sequence[str]) -> np.ndarray:
+        out = np.zeros((len(texts), self.dim), dtype=np.float32)
+        for row, text in enumerate(texts):
+            for word in re.findall(r"\w+", text.lower()):
+                out[row, int(hashlib.md5(word.encode()).hexdigest(), 16) % self.dim] += 1.0
+        out[:, 0] += 1e-3  # no all-zero vector for an empty text
+        return out
+
+
+@pytest.fixture(scope="session")
+def encoder() -> Encoder:
+    return load_encoder()
+
+
+@pytest.fixture(scope="session")
+def seed_index(tmp_path_factory: pytest.TempPathFactory, encoder: Encoder) -> Path:
+    folder = tmp_path_factory.mktemp("seed") / "index"
+    build_index([str(SEED_PAPERS)], folder, encoder, progress=False)
+    return folder
+
+
+@pytest.fixture(scope="session")
+def engine(seed_index: Path) -> SearchEngine:
+    return SearchEngine.load(seed_index)
+
+
+@pytest.fixture(scope="session")
+def client(seed_index: Path, engine: SearchEngine):
+    with TestClient(create_app(Settings(index_dir=seed_index), engine=engine)) as test_client:
+        yield test_client
+
+
+def id_of(engine: SearchEngine, title_start: str) -> str:
+    """The id of the one paper whose title starts with `title_start`."""
+    matches = [p.id for p in engine.index.papers if p.title.startswith(title_start)]
+    assert len(matches) == 1, f"{title_start!r} matches {matches}"
+    return matches[0]

