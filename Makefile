@@ -8,7 +8,7 @@ PORT   ?= 8000
 CORPUS := data/daily-papers-seed.txt data/arxiv-cs-recent-5000.jsonl.gz
 EVAL   ?= ../shared/data/eval
 
-.PHONY: run index test bench lint clean
+.PHONY: run index test bench eval lint clean
 
 run: $(VENV)/.installed $(INDEX)/CURRENT
 	$(BIN)/paperlens serve --index $(INDEX) --host $(HOST) --port $(PORT)
@@ -36,3 +36,9 @@ lint: $(VENV)/.installed
 
 clean:
 	rm -rf $(VENV) var
+
+# Relevance of every mode against the baselines on the shared judged sets (read in place, not copied).
+eval: $(VENV)/.installed
+	$(BIN)/paperlens eval $(EVAL)/cacm --task search
+	$(BIN)/paperlens eval $(EVAL)/csfcube --task similar
+	$(BIN)/paperlens eval $(EVAL)/citeulike-dev --task recommend

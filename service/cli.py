@@ -65,6 +65,13 @@ def _parser() -> argparse.ArgumentParser:
     recommend.add_argument("--dislike", nargs="+", default=[], metavar="ID")
     _add_list_options(recommend)
     recommend.set_defaults(run=_recommend)
+
+    evaluate = commands.add_parser("eval", help="relevance of paperlens and baselines on a judged set")
+    evaluate.add_argument("dataset", metavar="DATASET", help="folder with corpus.jsonl, queries.jsonl, qrels.tsv")
+    evaluate.add_argument("--task", choices=("search", "similar", "recommend"), required=True)
+    evaluate.add_argument("--model", default=None, metavar="NAME_OR_PATH")
+    evaluate.add_argument("--cache", default="var/eval", metavar="DIR", help="where the corpus index is kept between runs")
+    evaluate.set_defaults(run=_evaluate)
     return parser
 
 
@@ -157,6 +164,20 @@ def _recommend(args: argparse.Namespace) -> int:
     if unknown:
         print(f"paperlens: ignored unknown ids: {', '.join(unknown)}", file=sys.stderr)
     return _print(engine, hits, args, {"unknown_ids": unknown})
+
+
+def _evaluate(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from models import load_encoder
+    from service import evaluation
+
+    dataset = evaluation.load_dataset(args.dataset)
+    encoder = load_encoder(args.model)
+    index = evaluation.cached_index(dataset, encoder, Path(args.cache))
+    results = evaluation.evaluate(dataset, args.task, index, encoder)
+    print(evaluation.format_table(dataset, args.task, results))
+    return 0
 
 
 def _print(engine, hits, args: argparse.Namespace, extra: dict) -> int:
