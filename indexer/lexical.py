@@ -7,7 +7,7 @@ import re
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from pathlib import Path
 
 import numpy as np
@@ -36,13 +36,17 @@ class Tokenizer:
         self._stemmer = Stemmer.Stemmer("english")
 
     def __call__(self, text: str) -> list[str]:
+        return [self._stem(word) for word in self.words(text)]
+
+    def words(self, text: str) -> list[str]:
+        """The indexed words before stemming (what a person would recognise)."""
         words: list[str] = []
         for word in _WORD.findall(text.lower()):
             parts = re.split(r"[-']", word)
             for token in (word, *parts) if len(parts) > 1 else (word,):
                 if token not in STOPWORDS and len(token) > 1 or token.isdigit():
                     words.append(token)
-        return [self._stem(w) for w in words]
+        return words
 
     def _stem(self, word: str) -> str:
         return _cached_stem(self._stemmer, word)
@@ -63,10 +67,12 @@ class BM25Parameters:
 class LexicalIndex:
     """BM25 with the title counted `title_weight` times; scores for every paper in one sparse product."""
 
-    def __init__(self, vocabulary: dict[str, int], weights: sp.csc_matrix, parameters: BM25Parameters) -> None:
+    def __init__(self, vocabulary: dict[str, int], weights: sp.csc_matrix, parameters: BM25Parameters,
+                 surface: list[str] | None = None) -> None:
         self.vocabulary = vocabulary
         self.weights = weights  # papers x terms, BM25 term weight (idf * saturated tf) per cell
         self.parameters = parameters
+        self.surface = surface or sorted(vocabulary, key=vocabulary.__getitem__)  # a readable word per term
         self.tokenize = Tokenizer()
 
     @classmethod
@@ -75,12 +81,14 @@ class LexicalIndex:
         tokenize = Tokenizer()
         vocabulary: dict[str, int] = {}
         rows, cols, counts, lengths = [], [], [], np.zeros(len(titles), dtype=np.float32)
+        surface_counts: dict[str, Counter[str]] = {}
         for row, (title, abstract) in enumerate(zip(titles, abstracts)):
             frequencies: Counter[str] = Counter()
-            for token in tokenize(title):
-                frequencies[token] += parameters.title_weight
-            for token in tokenize(abstract):
-                frequencies[token] += 1.0
+            for text, weight in ((title, parameters.title_weight), (abstract, 1.0)):
+                for word in tokenize.words(text):
+                    token = tokenize._stem(word)
+                    frequencies[token] += weight
+                    surface_counts.setdefault(token, Counter())[word] += 1
             lengths[row] = sum(frequencies.values())
             for token, count in frequencies.items():
                 rows.append(row)
@@ -88,7 +96,10 @@ class LexicalIndex:
                 counts.append(count)
         shape = (len(titles), len(vocabulary))
         tf = sp.csr_matrix((np.asarray(counts, np.float32), (rows, cols)), shape=shape)
-        return cls(vocabulary, _bm25_weights(tf, lengths, parameters), parameters)
+        surface = [""] * len(vocabulary)
+        for token, column in vocabulary.items():
+            surface[column] = surface_counts[token].most_common(1)[0][0]
+        return cls(vocabulary, _bm25_weights(tf, lengths, parameters), parameters, surface)
 
     def __len__(self) -> int:
         return self.weights.shape[0]
@@ -103,16 +114,30 @@ class LexicalIndex:
             return np.zeros(len(self), dtype=np.float32)
         return np.asarray(self.weights[:, terms].sum(axis=1), dtype=np.float32).ravel()
 
+    @cached_property
+    def _rows(self) -> sp.csr_matrix:
+        return self.weights.tocsr()
+
+    def shared_terms(self, row: int, others: Sequence[int], limit: int = 5) -> list[str]:
+        """The most telling words that paper `row` shares with the papers `others`."""
+        mine = self._rows[row]
+        theirs = self._rows[list(others)].max(axis=0).tocsr() if len(others) else None
+        if theirs is None or mine.nnz == 0:
+            return []
+        common = np.intersect1d(mine.indices, theirs.indices)
+        strength = np.minimum(mine[0, common].toarray().ravel(), theirs[0, common].toarray().ravel())
+        return [self.surface[common[i]] for i in np.argsort(-strength)[:limit]]
+
     def save(self, folder: Path) -> None:
         sp.save_npz(folder / "lexical.npz", self.weights.tocsc(), compressed=False)
-        meta = {"parameters": self.parameters.__dict__, "vocabulary": self.vocabulary}
+        meta = {"parameters": self.parameters.__dict__, "vocabulary": self.vocabulary, "surface": self.surface}
         (folder / "lexical.json").write_text(json.dumps(meta), encoding="utf-8")
 
     @classmethod
     def load(cls, folder: Path) -> "LexicalIndex":
         meta = json.loads((folder / "lexical.json").read_text(encoding="utf-8"))
         weights = sp.load_npz(folder / "lexical.npz").tocsc()
-        return cls(meta["vocabulary"], weights, BM25Parameters(**meta["parameters"]))
+        return cls(meta["vocabulary"], weights, BM25Parameters(**meta["parameters"]), meta.get("surface"))
 
 
 def _bm25_weights(tf: sp.csr_matrix, lengths: np.ndarray, p: BM25Parameters) -> sp.csc_matrix:

@@ -67,8 +67,10 @@ def _parser() -> argparse.ArgumentParser:
     recommend.set_defaults(run=_recommend)
 
     evaluate = commands.add_parser("eval", help="relevance of paperlens and baselines on a judged set")
-    evaluate.add_argument("dataset", metavar="DATASET", help="folder with corpus.jsonl, queries.jsonl, qrels.tsv")
-    evaluate.add_argument("--task", choices=("search", "similar", "recommend"), required=True)
+    evaluate.add_argument("dataset", metavar="DATASET", help="folder with corpus.jsonl, queries.jsonl, qrels.tsv "
+                          "(for --task titles: any paper source; each sampled paper's title must find it)")
+    evaluate.add_argument("--task", choices=("search", "similar", "recommend", "titles"), required=True)
+    evaluate.add_argument("--sample", type=int, default=1000, help="papers whose titles are queried (--task titles)")
     evaluate.add_argument("--model", default=None, metavar="NAME_OR_PATH")
     evaluate.add_argument("--cache", default="var/eval", metavar="DIR", help="where the corpus index is kept between runs")
     evaluate.set_defaults(run=_evaluate)
@@ -172,7 +174,10 @@ def _evaluate(args: argparse.Namespace) -> int:
     from models import load_encoder
     from service import evaluation
 
-    dataset = evaluation.load_dataset(args.dataset)
+    if args.task == "titles":
+        dataset = evaluation.title_queries(args.dataset, args.sample)
+    else:
+        dataset = evaluation.load_dataset(args.dataset)
     encoder = load_encoder(args.model)
     index = evaluation.cached_index(dataset, encoder, Path(args.cache))
     results = evaluation.evaluate(dataset, args.task, index, encoder)
@@ -191,7 +196,9 @@ def _print(engine, hits, args: argparse.Namespace, extra: dict) -> int:
     for rank, paper in enumerate(papers, start=args.offset + 1):
         authors = ", ".join(paper.authors[:3]) + (" et al." if len(paper.authors) > 3 else "")
         print(f"{rank:3d}. [{paper.score:.3f}] {paper.title}")
-        print(f"     {paper.id} · {paper.published or 'n.d.'} · {authors}" + (f" · because {', '.join(paper.because)}" if paper.because else ""))
+        print(f"     {paper.id} · {paper.published or 'n.d.'} · {authors}")
+        if paper.because:
+            print(f"     because {', '.join(paper.because)}" + (f" (shared: {', '.join(paper.shared_terms)})" if paper.shared_terms else ""))
     if not papers:
         print("no papers found")
     return 0

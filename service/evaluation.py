@@ -26,7 +26,7 @@ from indexer.paper_index import PaperIndex, top_k
 from models import Encoder
 from service import ranking
 
-TASKS = ("search", "similar", "recommend")
+TASKS = ("search", "similar", "recommend", "titles")
 DEPTH = 100  # every method returns this many papers per query
 RRF_K = 60
 
@@ -34,13 +34,9 @@ RRF_K = 60
 @dataclass
 class Dataset:
     name: str
-    folder: Path
+    corpus: Path
     queries: list[dict]
     qrels: dict[str, dict[str, int]]
-
-    @property
-    def corpus(self) -> Path:
-        return self.folder / "corpus.jsonl"
 
 
 @dataclass
@@ -51,6 +47,7 @@ class Scores:
     recall10: float
     recall100: float
     mrr10: float
+    recall1: float = 0.0
 
 
 def load_dataset(folder: Path | str) -> Dataset:
@@ -73,7 +70,19 @@ def load_dataset(folder: Path | str) -> Dataset:
             if len(parts) != 3 or not parts[2].lstrip("-").isdigit():
                 raise BadRecord(str(folder / "qrels.tsv"), number, "expected 'qid<TAB>paper id<TAB>grade'")
             qrels[parts[0]][parts[1]] = int(parts[2])
-    return Dataset(folder.name, folder, queries, dict(qrels))
+    return Dataset(folder.name, folder / "corpus.jsonl", queries, dict(qrels))
+
+
+def title_queries(corpus: Path | str, sample: int = 1000, seed: int = 13) -> Dataset:
+    """A check that needs no judgments: each sampled paper's title is a query, and that paper is
+    its one relevant answer (nDCG@10, MRR@10 and Recall@1/@10 then say how often it comes first)."""
+    from indexer.readers import read_papers
+
+    corpus = Path(corpus)
+    papers = list(read_papers(str(corpus)))
+    chosen = np.random.default_rng(seed).choice(len(papers), min(sample, len(papers)), replace=False)
+    queries = [{"qid": papers[i].id, "text": papers[i].title} for i in sorted(chosen)]
+    return Dataset(corpus.name.split(".")[0], corpus, queries, {q["qid"]: {q["qid"]: 1} for q in queries})
 
 
 def cached_index(dataset: Dataset, encoder: Encoder, cache: Path) -> PaperIndex:
@@ -82,8 +91,10 @@ def cached_index(dataset: Dataset, encoder: Encoder, cache: Path) -> PaperIndex:
     key = hashlib.sha1(f"{dataset.corpus.resolve()}|{stat.st_size}|{stat.st_mtime_ns}|{encoder.model_id}".encode()).hexdigest()[:12]
     folder = cache / f"{dataset.name}-{key}"
     if not (folder / "CURRENT").exists():
-        corpus = _corpus_with_titles(dataset.corpus, cache / f"{dataset.name}-{key}.corpus.jsonl")
-        build_index([str(corpus)], folder, encoder, format="jsonl")
+        corpus = dataset.corpus
+        if corpus.name == "corpus.jsonl":
+            corpus = _corpus_with_titles(corpus, cache / f"{dataset.name}-{key}.corpus.jsonl")
+        build_index([str(corpus)], folder, encoder)
     return PaperIndex.load(folder)
 
 
@@ -128,7 +139,7 @@ def score_method(name: str, rankings: dict[str, list[str]], qrels: dict[str, dic
     qids = [q for q in rankings if any(g > 0 for g in qrels.get(q, {}).values())]
     mean = lambda f: float(np.mean([f(rankings[q], qrels[q]) for q in qids])) if qids else 0.0  # noqa: E731
     return Scores(name, len(qids), mean(ndcg), mean(lambda r, j: recall(r, j, 10)),
-                  mean(lambda r, j: recall(r, j, 100)), mean(reciprocal_rank))
+                  mean(lambda r, j: recall(r, j, 100)), mean(reciprocal_rank), mean(lambda r, j: recall(r, j, 1)))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -197,7 +208,7 @@ Ranker = Callable[[dict], np.ndarray]
 
 
 def methods_for(task: str, index: PaperIndex, encoder: Encoder, baselines: Baselines) -> dict[str, Ranker]:
-    if task == "search":
+    if task in ("search", "titles"):
         return _search_methods(index, encoder, baselines)
     if task == "similar":
         return _similar_methods(index, baselines)
@@ -281,7 +292,7 @@ def evaluate(dataset: Dataset, task: str, index: PaperIndex, encoder: Encoder) -
 
 
 def _answerable(query: dict, task: str, index: PaperIndex) -> bool:
-    if task == "search":
+    if task in ("search", "titles"):
         return bool(query.get("text", "").strip())
     if task == "similar":
         return query.get("paper_id") in index
@@ -289,11 +300,14 @@ def _answerable(query: dict, task: str, index: PaperIndex) -> bool:
 
 
 def format_table(dataset: Dataset, task: str, results: list[Scores]) -> str:
+    """A Markdown table; the last column is nDCG@10 relative to the best baseline's."""
     best_baseline = max((r.ndcg10 for r in results if r.method.startswith("baseline")), default=0.0)
+    titles = task == "titles"
     lines = [f"{dataset.name} ({task}, {results[0].queries if results else 0} queries, corpus {dataset.corpus})",
-             f"| method | nDCG@10 | Recall@10 | Recall@100 | MRR@10 | vs best baseline |",
-             "|---|---:|---:|---:|---:|---:|"]
+             "| method | nDCG@10 | Recall@10 | Recall@100 | MRR@10 |" + (" Recall@1 |" if titles else "") + " vs best baseline |",
+             "|---|---:|---:|---:|---:|---:|" + ("---:|" if titles else "")]
     for r in results:
         gain = f"{(r.ndcg10 / best_baseline - 1) * 100:+.1f}%" if best_baseline > 0 else ""
-        lines.append(f"| {r.method} | {r.ndcg10:.4f} | {r.recall10:.4f} | {r.recall100:.4f} | {r.mrr10:.4f} | {gain} |")
+        extra = f" {r.recall1:.4f} |" if titles else ""
+        lines.append(f"| {r.method} | {r.ndcg10:.4f} | {r.recall10:.4f} | {r.recall100:.4f} | {r.mrr10:.4f} |{extra} {gain} |")
     return "\n".join(lines)

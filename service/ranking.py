@@ -24,6 +24,7 @@ class Hit:
     row: int
     score: float
     because: list[str] = field(default_factory=list)  # ids of the given papers that drove this result
+    shared_terms: list[str] = field(default_factory=list)  # telling words shared with those papers
 
 
 def search(index: PaperIndex, query: str, query_vector: np.ndarray, k: int, offset: int = 0,
@@ -41,7 +42,9 @@ def search(index: PaperIndex, query: str, query_vector: np.ndarray, k: int, offs
 def similar(index: PaperIndex, row: int, k: int, offset: int = 0, filters: Filters = Filters()) -> list[Hit]:
     """Papers nearest to paper `row`, never the paper itself."""
     scores, rows = dense_top(index, np.asarray(index.vectors[row]), offset + k, filters.with_excluded({row}))
-    return _hits(scores, rows)[offset:]
+    hits = _hits(scores, rows)[offset:]
+    _explain(index, hits, [row])
+    return hits
 
 
 def recommend(index: PaperIndex, liked: list[int], disliked: list[int], k: int, offset: int = 0,
@@ -118,7 +121,8 @@ def _unit(vector: np.ndarray) -> np.ndarray:
 
 
 def _explain(index: PaperIndex, hits: list[Hit], liked: list[int]) -> None:
-    """Names, for each hit, the liked paper it is closest to (and any nearly as close)."""
+    """Names, for each hit, the liked paper it is closest to (and any nearly as close), and the
+    words it shares with them."""
     if not hits or not liked:
         return
     liked_vectors = np.asarray(index.vectors[liked])
@@ -126,7 +130,9 @@ def _explain(index: PaperIndex, hits: list[Hit], liked: list[int]) -> None:
     for hit, row_similarity in zip(hits, similarity):
         order = np.argsort(-row_similarity)[:3]
         best = row_similarity[order[0]]
-        hit.because = [index.papers[liked[i]].id for i in order if row_similarity[i] >= best - 0.05]
+        drivers = [liked[i] for i in order if row_similarity[i] >= best - 0.05]
+        hit.because = [index.papers[row].id for row in drivers]
+        hit.shared_terms = index.lexical.shared_terms(hit.row, drivers)
 
 
 def _hits(scores: np.ndarray, rows: np.ndarray) -> list[Hit]:

@@ -20,13 +20,15 @@ class PaperOut(BaseModel):
     url: str | None = None
     score: float | None = None
     because: list[str] | None = Field(None, description="ids of the given papers that led to this result")
+    shared_terms: list[str] | None = Field(None, description="telling words this paper shares with those in `because`")
     extra: dict[str, Any] = Field(default_factory=dict, description="source-specific fields (upvotes, organisation, ...)")
 
     @classmethod
-    def from_paper(cls, paper: Paper, score: float | None = None, because: list[str] | None = None) -> "PaperOut":
+    def from_paper(cls, paper: Paper, score: float | None = None, because: list[str] | None = None,
+                   shared_terms: list[str] | None = None) -> "PaperOut":
         return cls(id=paper.id, title=paper.title, abstract=paper.abstract, authors=paper.authors,
                    categories=paper.categories, published=paper.published, url=paper.url,
-                   score=score, because=because, extra=paper.extra)
+                   score=score, because=because, shared_terms=shared_terms, extra=paper.extra)
 
 
 class PaperList(BaseModel):

@@ -88,6 +88,14 @@ def test_explanation_names_the_liked_paper_a_result_is_closest_to(client: TestCl
             assert paper["because"][0] == privacy
 
 
+def test_explanations_name_the_words_shared_with_the_liked_paper(client: TestClient, engine: SearchEngine) -> None:
+    paper_id = id_of(engine, SPECULATIVE_DECODING[0])
+    similar = client.get(f"/papers/{quote(paper_id, safe='')}/similar", params={"k": 3}).json()["results"]
+    for paper in similar:
+        assert paper["because"] == [paper_id]
+        assert {"speculative", "decoding"} & set(paper["shared_terms"]), paper["shared_terms"]
+
+
 def test_disliked_papers_push_results_away(client: TestClient, engine: SearchEngine) -> None:
     liked = [id_of(engine, SPECULATIVE_DECODING[0])]
     plain = client.post("/recommendations", json={"liked": liked, "k": 10}).json()

@@ -13,7 +13,7 @@ router = APIRouter(tags=["papers"])
 
 def paper_list(engine: SearchEngine, hits: list[ranking.Hit]) -> list[PaperOut]:
     papers = engine.index.papers
-    return [PaperOut.from_paper(papers[hit.row], hit.score, hit.because or None) for hit in hits]
+    return [PaperOut.from_paper(papers[hit.row], hit.score, hit.because or None, hit.shared_terms or None) for hit in hits]
 
 
 def row_or_404(engine: SearchEngine, paper_id: str) -> int:
