@@ -69,7 +69,7 @@ def build_index(
     summary = BuildSummary(index_dir=str(index_dir))
     incoming, summary.read, summary.replaced = read_sources(sources, format)
     papers, old_vectors = _merge_with_existing(index_dir, incoming, encoder) if update else (list(incoming.values()), {})
-    vectors, summary.embedded, summary.embed_seconds = _embed_missing(papers, old_vectors, encoder, progress)
+    vectors, title_vectors, summary.embedded, summary.embed_seconds = _embed_missing(papers, old_vectors, encoder, progress)
     summary.reused = len(papers) - summary.embedded
     parameters = DenseParameters.for_size(len(papers), exact_limit)
     lexical = LexicalIndex.build([p.title for p in papers], [p.abstract for p in papers])
@@ -78,11 +78,11 @@ def build_index(
     summary.seconds = time.perf_counter() - started
     manifest = Manifest(model=encoder.model_id, dim=encoder.dim, count=len(papers), dense=parameters,
                         build_seconds=round(summary.seconds, 3), sources=[str(s) for s in sources])
-    write_index(index_dir, manifest, papers, vectors, dense, lexical)
+    write_index(index_dir, manifest, papers, vectors, title_vectors, dense, lexical)
     return summary
 
 
-def _merge_with_existing(index_dir: Path | str, incoming: dict[str, Paper], encoder: Encoder) -> tuple[list[Paper], dict[str, np.ndarray]]:
+def _merge_with_existing(index_dir: Path | str, incoming: dict[str, Paper], encoder: Encoder) -> tuple[list[Paper], dict[str, tuple[np.ndarray, np.ndarray]]]:
     try:
         existing = load_index(index_dir, mmap=False)
     except IndexNotFound:
@@ -97,24 +97,28 @@ def _merge_with_existing(index_dir: Path | str, incoming: dict[str, Paper], enco
     for row, paper in enumerate(existing.papers):
         new = incoming.get(paper.id)
         if new is None or new.text() == paper.text():
-            reusable[paper.id] = existing.vectors[row]
+            reusable[paper.id] = (existing.vectors[row], existing.title_vectors[row])
     merged.update(incoming)
     return list(merged.values()), reusable
 
 
-def _embed_missing(papers: list[Paper], known: dict[str, np.ndarray], encoder: Encoder, progress: bool | None) -> tuple[np.ndarray, int, float]:
+def _embed_missing(papers: list[Paper], known: dict[str, tuple[np.ndarray, np.ndarray]], encoder: Encoder,
+                   progress: bool | None) -> tuple[np.ndarray, np.ndarray, int, float]:
+    """(text vectors, title vectors, papers embedded, seconds); known papers keep their vectors."""
     vectors = np.empty((len(papers), encoder.dim), dtype=np.float32)
+    title_vectors = np.empty((len(papers), encoder.dim), dtype=np.float32)
     missing = []
     for row, paper in enumerate(papers):
         if paper.id in known:
-            vectors[row] = known[paper.id]
+            vectors[row], title_vectors[row] = known[paper.id]
         else:
             missing.append(row)
     started = time.perf_counter()
     if missing:
         with _progress_bar(len(missing), progress) as advance:
             vectors[missing] = encoder.embed([papers[row].text() for row in missing], progress=advance)
-    return vectors, len(missing), time.perf_counter() - started
+        title_vectors[missing] = encoder.embed([papers[row].title for row in missing])
+    return vectors, title_vectors, len(missing), time.perf_counter() - started
 
 
 class _progress_bar:

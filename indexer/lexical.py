@@ -68,9 +68,12 @@ class LexicalIndex:
     """BM25 with the title counted `title_weight` times; scores for every paper in one sparse product."""
 
     def __init__(self, vocabulary: dict[str, int], weights: sp.csc_matrix, parameters: BM25Parameters,
-                 surface: list[str] | None = None) -> None:
+                 surface: list[str] | None = None, tfidf: sp.csr_matrix | None = None) -> None:
         self.vocabulary = vocabulary
         self.weights = weights  # papers x terms, BM25 term weight (idf * saturated tf) per cell
+        # papers x terms, unit rows: sublinear tf-idf of the distinctive words (document frequency
+        # at most 10%), arxiv-sanity's representation of what a paper is about.
+        self.tfidf = tfidf if tfidf is not None else sp.csr_matrix(weights.shape, dtype=np.float32)
         self.parameters = parameters
         self.surface = surface or sorted(vocabulary, key=vocabulary.__getitem__)  # a readable word per term
         self.tokenize = Tokenizer()
@@ -80,17 +83,18 @@ class LexicalIndex:
         parameters = parameters or BM25Parameters()
         tokenize = Tokenizer()
         vocabulary: dict[str, int] = {}
-        rows, cols, counts, lengths = [], [], [], np.zeros(len(titles), dtype=np.float32)
+        rows, cols, counts = [], [], []
+        lengths = np.zeros(len(titles), dtype=np.float32)
         surface_counts: dict[str, Counter[str]] = {}
         for row, (title, abstract) in enumerate(zip(titles, abstracts)):
-            frequencies: Counter[str] = Counter()
+            weighted: Counter[str] = Counter()
             for text, weight in ((title, parameters.title_weight), (abstract, 1.0)):
                 for word in tokenize.words(text):
                     token = tokenize._stem(word)
-                    frequencies[token] += weight
+                    weighted[token] += weight
                     surface_counts.setdefault(token, Counter())[word] += 1
-            lengths[row] = sum(frequencies.values())
-            for token, count in frequencies.items():
+            lengths[row] = sum(weighted.values())
+            for token, count in weighted.items():
                 rows.append(row)
                 cols.append(vocabulary.setdefault(token, len(vocabulary)))
                 counts.append(count)
@@ -99,7 +103,8 @@ class LexicalIndex:
         surface = [""] * len(vocabulary)
         for token, column in vocabulary.items():
             surface[column] = surface_counts[token].most_common(1)[0][0]
-        return cls(vocabulary, _bm25_weights(tf, lengths, parameters), parameters, surface)
+        texts = [f"{title}. {abstract}" for title, abstract in zip(titles, abstracts)]
+        return cls(vocabulary, _bm25_weights(tf, lengths, parameters), parameters, surface, _tfidf(texts))
 
     def __len__(self) -> int:
         return self.weights.shape[0]
@@ -108,11 +113,15 @@ class LexicalIndex:
         return [self.vocabulary[t] for t in dict.fromkeys(self.tokenize(query)) if t in self.vocabulary]
 
     def scores(self, query: str) -> np.ndarray:
-        """BM25 score of every paper for the query (0 where no query word occurs)."""
-        terms = self.query_terms(query)
-        if not terms:
+        """BM25 score of every paper for the query (0 where no query word occurs). A word the
+        query repeats counts as often as it appears (query term frequency, as Lucene does):
+        a verbose request that names its topic twice means it."""
+        counts = Counter(t for t in self.tokenize(query) if t in self.vocabulary)
+        if not counts:
             return np.zeros(len(self), dtype=np.float32)
-        return np.asarray(self.weights[:, terms].sum(axis=1), dtype=np.float32).ravel()
+        terms = [self.vocabulary[t] for t in counts]
+        weights = np.fromiter(counts.values(), dtype=np.float32, count=len(counts))
+        return np.asarray(self.weights[:, terms] @ weights, dtype=np.float32).ravel()
 
     @cached_property
     def _rows(self) -> sp.csr_matrix:
@@ -128,8 +137,13 @@ class LexicalIndex:
         strength = np.minimum(mine[0, common].toarray().ravel(), theirs[0, common].toarray().ravel())
         return [self.surface[common[i]] for i in np.argsort(-strength)[:limit]]
 
+    @cached_property
+    def tfidf_columns(self) -> sp.csc_matrix:
+        return self.tfidf.tocsc()
+
     def save(self, folder: Path) -> None:
         sp.save_npz(folder / "lexical.npz", self.weights.tocsc(), compressed=False)
+        sp.save_npz(folder / "tfidf.npz", self.tfidf.tocsr(), compressed=False)
         meta = {"parameters": self.parameters.__dict__, "vocabulary": self.vocabulary, "surface": self.surface}
         (folder / "lexical.json").write_text(json.dumps(meta), encoding="utf-8")
 
@@ -137,7 +151,8 @@ class LexicalIndex:
     def load(cls, folder: Path) -> "LexicalIndex":
         meta = json.loads((folder / "lexical.json").read_text(encoding="utf-8"))
         weights = sp.load_npz(folder / "lexical.npz").tocsc()
-        return cls(meta["vocabulary"], weights, BM25Parameters(**meta["parameters"]), meta.get("surface"))
+        tfidf = sp.load_npz(folder / "tfidf.npz").tocsr()
+        return cls(meta["vocabulary"], weights, BM25Parameters(**meta["parameters"]), meta.get("surface"), tfidf)
 
 
 def _bm25_weights(tf: sp.csr_matrix, lengths: np.ndarray, p: BM25Parameters) -> sp.csc_matrix:
@@ -149,3 +164,19 @@ def _bm25_weights(tf: sp.csr_matrix, lengths: np.ndarray, p: BM25Parameters) -> 
     norm = p.k1 * (1 - p.b + p.b * lengths[tf.row] / max(average_length, 1e-9))
     values = idf[tf.col] * tf.data * (p.k1 + 1) / (tf.data + norm)
     return sp.csc_matrix((values.astype(np.float32), (tf.row, tf.col)), shape=tf.shape)
+
+
+def _tfidf(texts: Sequence[str]) -> sp.csr_matrix:
+    """arxiv-sanity's paper representation: unit rows of sublinear tf-idf over unigrams and
+    bigrams, keeping words in at most 10% of the papers (and in at least min(5, N/500) of them,
+    so typos and one-off tokens do not count), at most 20,000 features."""
+    from sklearn.feature_extraction.text import TfidfVectorizer
+
+    vectorizer = TfidfVectorizer(strip_accents="unicode", lowercase=True, stop_words="english",
+                                 token_pattern=r"(?u)\b[a-zA-Z_][a-zA-Z0-9_]+\b", ngram_range=(1, 2),
+                                 max_features=20000, sublinear_tf=True, max_df=0.1,
+                                 min_df=min(5, max(1, len(texts) // 500)), dtype=np.float32)
+    try:
+        return vectorizer.fit_transform(texts).tocsr()
+    except ValueError:  # too few papers for any word to pass the document-frequency bounds
+        return sp.csr_matrix((len(texts), 0), dtype=np.float32)

@@ -14,6 +14,9 @@ from indexer.papers import Paper
 from indexer.store import Manifest, StoredIndex, load_index
 
 
+TITLE_WEIGHT = 0.5
+
+
 class PaperIndex:
     def __init__(self, stored: StoredIndex) -> None:
         self.stored = stored
@@ -57,6 +60,29 @@ class PaperIndex:
 
     def dense_scores(self, query: np.ndarray, rows: np.ndarray) -> np.ndarray:
         return self.vectors[rows] @ query
+
+    def similarity_vectors(self, rows: np.ndarray | list[int]) -> np.ndarray:
+        """Unit vectors for more-like-this: the paper's text vector plus half its title vector.
+        The title states what the paper is about; the abstract dilutes it with method and setting."""
+        vectors = np.asarray(self.vectors[rows]) + TITLE_WEIGHT * np.asarray(self.stored.title_vectors[rows])
+        return vectors / np.maximum(np.linalg.norm(vectors, axis=-1, keepdims=True), 1e-12)
+
+    def centred(self, rows: np.ndarray | list[int]) -> np.ndarray:
+        """Unit vectors of the given rows after subtracting the corpus mean. Sentence embeddings
+        share a common direction; without it, cosine says more about what makes papers differ."""
+        return (np.asarray(self.vectors[rows]) - self._centre) * self._centred_inverse_norms[rows, None]
+
+    @cached_property
+    def _centre(self) -> np.ndarray:
+        return np.asarray(self.vectors, dtype=np.float64).mean(axis=0).astype(np.float32)
+
+    @cached_property
+    def _centred_inverse_norms(self) -> np.ndarray:
+        norms = np.empty(len(self), dtype=np.float32)
+        for start in range(0, len(self), 65536):  # bounded memory on memory-mapped vectors
+            block = np.asarray(self.vectors[start : start + 65536]) - self._centre
+            norms[start : start + len(block)] = np.linalg.norm(block, axis=1)
+        return 1.0 / np.maximum(norms, 1e-12)
 
     # Per-row metadata used by filters, computed once on first use.
     @cached_property

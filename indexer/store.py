@@ -4,8 +4,10 @@
     DIR/gen-000007/manifest.json  format version, model, dimension, count, build time, parameters, shards
     DIR/gen-000007/papers.jsonl   paper metadata, one line per row, in row order
     DIR/gen-000007/vectors.npy    float32 rows x dim, L2-normalised (memory-mapped when served)
+    DIR/gen-000007/title-vectors.npy  the same for the titles alone (more-like-this weighs titles up)
     DIR/gen-000007/dense.faiss    the FAISS index over those rows (row number = FAISS id)
     DIR/gen-000007/lexical.*      the BM25 index
+    DIR/users.sqlite              users' likes (outside the generations: a rebuild keeps them)
 
 A build writes a whole new generation folder, fsyncs it, then swaps CURRENT with os.replace:
 readers see the old index or the new one, never a half-written one, and a crash at any point leaves
@@ -68,11 +70,13 @@ class StoredIndex:
     manifest: Manifest
     papers: list[Paper]
     vectors: np.ndarray
+    title_vectors: np.ndarray
     dense: Any  # faiss.Index
     lexical: LexicalIndex
 
 
-def write_index(index_dir: Path | str, manifest: Manifest, papers: list[Paper], vectors: np.ndarray, dense: Any, lexical: LexicalIndex) -> Path:
+def write_index(index_dir: Path | str, manifest: Manifest, papers: list[Paper], vectors: np.ndarray,
+                title_vectors: np.ndarray, dense: Any, lexical: LexicalIndex) -> Path:
     """Writes a new generation and makes it live atomically; returns its folder."""
     root = Path(index_dir)
     root.mkdir(parents=True, exist_ok=True)
@@ -81,9 +85,11 @@ def write_index(index_dir: Path | str, manifest: Manifest, papers: list[Paper], 
     shutil.rmtree(staging, ignore_errors=True)
     staging.mkdir()
     try:
-        manifest.shards = [{"rows": [0, len(papers)], "papers": "papers.jsonl", "vectors": "vectors.npy", "dense": "dense.faiss"}]
+        manifest.shards = [{"rows": [0, len(papers)], "papers": "papers.jsonl", "vectors": "vectors.npy",
+                           "title_vectors": "title-vectors.npy", "dense": "dense.faiss"}]
         _write_papers(staging / "papers.jsonl", papers)
         np.save(staging / "vectors.npy", np.ascontiguousarray(vectors, dtype=np.float32))
+        np.save(staging / "title-vectors.npy", np.ascontiguousarray(title_vectors, dtype=np.float32))
         save_dense(dense, staging / "dense.faiss")
         lexical.save(staging)
         (staging / _MANIFEST).write_text(json.dumps(manifest.to_dict(), indent=2), encoding="utf-8")
@@ -96,6 +102,11 @@ def write_index(index_dir: Path | str, manifest: Manifest, papers: list[Paper], 
         raise
     _remove_old_generations(root, keep=generation.name)
     return generation
+
+
+def users_database(index_dir: Path | str) -> Path:
+    """Where the embedded user store lives: beside the generations, so rebuilds keep it."""
+    return Path(index_dir) / "users.sqlite"
 
 
 def read_manifest(index_dir: Path | str) -> Manifest:
@@ -121,9 +132,10 @@ def load_index(index_dir: Path | str, mmap: bool = True) -> StoredIndex:
         raise IndexNotFound(f"index at {index_dir} has format {manifest.format_version}; this paperlens reads up to {FORMAT_VERSION}")
     papers = list(_read_papers(folder / "papers.jsonl"))
     vectors = np.load(folder / "vectors.npy", mmap_mode="r" if mmap else None)
+    title_vectors = np.load(folder / "title-vectors.npy", mmap_mode="r" if mmap else None)
     dense = load_dense(folder / "dense.faiss", manifest.dense)
     lexical = LexicalIndex.load(folder)
-    return StoredIndex(folder, manifest, papers, vectors, dense, lexical)
+    return StoredIndex(folder, manifest, papers, vectors, title_vectors, dense, lexical)
 
 
 def _write_papers(path: Path, papers: Iterable[Paper]) -> None:

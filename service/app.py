@@ -15,7 +15,9 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from indexer.errors import PaperlensError
 from models import UnknownModel
 from service.engine import SearchEngine
-from service.routes import health, papers, recommendations, search
+from indexer.store import users_database
+from service.routes import health, papers, recommendations, search, users
+from service.users import open_user_store
 from service.settings import Settings
 
 log = logging.getLogger("paperlens")
@@ -32,14 +34,16 @@ def create_app(settings: Settings | None = None, engine: SearchEngine | None = N
         app.state.settings = settings
         app.state.engine = engine
         app.state.load_error = None
+        app.state.users = open_user_store(settings.users or str(users_database(settings.index_dir)))
         task = None if engine is not None else asyncio.create_task(_load(app, settings))
         yield
         if task is not None and not task.done():
             task.cancel()
+        app.state.users.close()
 
     app = FastAPI(title="paperlens", version="0.1.0", lifespan=lifespan,
                   description="Semantic search, more-like-this and recommendations over research papers.")
-    for module in (search, papers, recommendations, health):
+    for module in (search, papers, recommendations, users, health):
         app.include_router(module.router)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)

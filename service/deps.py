@@ -10,6 +10,7 @@ from fastapi import Depends, HTTPException, Query, Request
 from service.engine import SearchEngine
 from service.filters import Filters
 from service.settings import Settings
+from service.users import UserStore
 
 
 def get_engine(request: Request) -> SearchEngine:
@@ -19,6 +20,10 @@ def get_engine(request: Request) -> SearchEngine:
         detail = f"index not available: {error}" if error else "index is loading, try again shortly"
         raise HTTPException(status_code=503, detail=detail, headers={"Retry-After": "2"})
     return engine
+
+
+def get_users(request: Request) -> UserStore:
+    return request.app.state.users
 
 
 def get_settings(request: Request) -> Settings:
@@ -36,6 +41,7 @@ def get_filters(
 
 Engine = Annotated[SearchEngine, Depends(get_engine)]
 AppSettings = Annotated[Settings, Depends(get_settings)]
+Users = Annotated[UserStore, Depends(get_users)]
 ListFilters = Annotated[Filters, Depends(get_filters)]
 K = Annotated[int, Query(ge=1, le=100, description="number of results (1-100)")]
 Offset = Annotated[int, Query(ge=0, le=10_000, description="results to skip, for paging")]

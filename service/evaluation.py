@@ -152,7 +152,6 @@ class Baselines:
         # Plain BM25 (Robertson k1=1.2, b=0.75) over title + abstract as one field.
         self.bm25 = LexicalIndex.build([p.title for p in index.papers], [p.abstract for p in index.papers],
                                        BM25Parameters(title_weight=1.0))
-        self._tfidf = None
 
     def bm25_rows(self, text: str, exclude: set[int], n: int = DEPTH) -> np.ndarray:
         scores = self.bm25.scores(text)
@@ -190,14 +189,8 @@ class Baselines:
 
     @property
     def tfidf(self):
-        if self._tfidf is None:
-            from sklearn.feature_extraction.text import TfidfVectorizer
-
-            vectorizer = TfidfVectorizer(strip_accents="unicode", lowercase=True, stop_words="english",
-                                         token_pattern=r"(?u)\b[a-zA-Z_][a-zA-Z0-9_]+\b", ngram_range=(1, 2),
-                                         max_features=20000, sublinear_tf=True, max_df=0.1, min_df=min(5, max(1, len(self.index) // 500)))
-            self._tfidf = vectorizer.fit_transform([p.text() for p in self.index.papers])
-        return self._tfidf
+        """The same arxiv-sanity tf-idf the index stores (unigrams and bigrams, sublinear tf, max_df 0.1)."""
+        return self.index.lexical.tfidf
 
 
 # ---------------------------------------------------------------------------------------------

@@ -11,6 +11,11 @@ from indexer.paper_index import PaperIndex, top_k
 from service.filters import Filters
 
 CANDIDATE_POOL = 200  # papers taken from each ranking before fusion
+FEEDBACK_DOCS = 5  # pseudo-relevance feedback: the first fused results that refine the query vector
+FEEDBACK_WEIGHT = 0.5  # their mean's weight against the query's own (unit) vector
+RECOMMEND_DENSE_WEIGHT = 0.6  # meaning against distinctive words in recommendations
+PROFILE_TERMS = 100  # a reader's strongest words that fetch lexical candidates
+DISLIKE_WEIGHT = 0.5  # Rocchio: how far disliked papers push the profiles away
 
 
 class SearchMode(str, Enum):
@@ -40,31 +45,118 @@ def search(index: PaperIndex, query: str, query_vector: np.ndarray, k: int, offs
 
 
 def similar(index: PaperIndex, row: int, k: int, offset: int = 0, filters: Filters = Filters()) -> list[Hit]:
-    """Papers nearest to paper `row`, never the paper itself."""
-    scores, rows = dense_top(index, np.asarray(index.vectors[row]), offset + k, filters.with_excluded({row}))
+    """Papers like paper `row`, never the paper itself: the hybrid fusion of title-weighted
+    embeddings and BM25 with the paper's own title and abstract as the query."""
+    filters = filters.with_excluded({row})
+    wanted = offset + k
+    pool = max(CANDIDATE_POOL, 2 * wanted)
+    vector = index.similarity_vectors([row])[0]
+    _, dense_rows = dense_top(index, vector, pool, filters)
+    lexical = index.lexical.scores(index.papers[row].text())
+    allowed = filters.mask(index)
+    matching = np.flatnonzero(lexical > 0 if allowed is None else (lexical > 0) & allowed)
+    if allowed is None:
+        matching = matching[matching != row]
+    _, lexical_rows = top_k(lexical[matching], pool, matching)
+    rows = np.union1d(dense_rows, lexical_rows).astype(np.int64)
+    if len(rows) == 0:
+        return []
+    fused = 0.5 * _min_max(index.similarity_vectors(rows) @ vector) + 0.5 * _min_max(lexical[rows])
+    scores, rows = top_k(fused.astype(np.float32), wanted, rows)
     hits = _hits(scores, rows)[offset:]
     _explain(index, hits, [row])
     return hits
 
 
 def recommend(index: PaperIndex, liked: list[int], disliked: list[int], k: int, offset: int = 0,
-              filters: Filters = Filters(), candidates: list[int] | None = None) -> list[Hit]:
+              filters: Filters = Filters(), candidates: list[int] | None = None,
+              diversity: float = 0.0, recency_half_life: float | None = None) -> list[Hit]:
     """Papers for a reader who liked `liked` and disliked `disliked` (rows); never one of them.
-    With `candidates`, ranks exactly those rows (all that pass the filters), best first."""
-    profile = _profile(index, liked, disliked)
+
+    Two profiles, each towards the liked papers' mean and away from the disliked (Rocchio): one of
+    corpus-centred embeddings (meaning), one of tf-idf (distinctive words); candidates from both
+    are scored by the min-max normalised mix of the two. With `candidates`, ranks exactly those
+    rows (all that pass the filters). `diversity` > 0 re-ranks with maximal marginal relevance;
+    `recency_half_life` (days) halves a paper's score for every half-life of age."""
+    meaning, words = _profiles(index, liked, disliked)
     filters = filters.with_excluded(set(liked) | set(disliked))
+    reranked = diversity > 0 or bool(recency_half_life)
     if candidates is not None:
-        rows = np.asarray(sorted(set(candidates)), dtype=np.int64)
+        rows = np.asarray(sorted(set(candidates) - filters.exclude_rows), dtype=np.int64)
         allowed = filters.mask(index)
-        if allowed is not None:
-            rows = rows[allowed[rows]]
-        scores, rows = top_k(index.dense_scores(profile, rows), len(rows), rows)
-        hits = _hits(scores, rows)
+        rows = rows if allowed is None else rows[allowed[rows]]
+        wanted = len(rows)
     else:
-        scores, rows = dense_top(index, profile, offset + k, filters)
-        hits = _hits(scores, rows)[offset:]
+        wanted = offset + k
+        pool = max(CANDIDATE_POOL, 3 * wanted if reranked else 2 * wanted)
+        _, dense_rows = dense_top(index, meaning, pool, filters)
+        rows = np.union1d(dense_rows, _tfidf_top(index, words, pool, filters)).astype(np.int64)
+    scores, rows = _profile_scores(index, meaning, words, rows)
+    if recency_half_life:
+        scores, rows = _favour_recent(index, scores, rows, recency_half_life)
+    if diversity > 0:
+        scores, rows = _mmr(index, scores, rows, wanted, diversity)
+    hits = _hits(scores[:wanted], rows[:wanted])
+    hits = hits if candidates is not None else hits[offset:]
     _explain(index, hits, liked)
     return hits
+
+
+def _profiles(index: PaperIndex, liked: list[int], disliked: list[int]) -> tuple[np.ndarray, np.ndarray]:
+    meaning = index.centred(liked).mean(axis=0)
+    words = np.asarray(index.lexical.tfidf[liked].mean(axis=0), dtype=np.float32).ravel()
+    if disliked:
+        meaning = meaning - DISLIKE_WEIGHT * index.centred(disliked).mean(axis=0)
+        words = words - DISLIKE_WEIGHT * np.asarray(index.lexical.tfidf[disliked].mean(axis=0), dtype=np.float32).ravel()
+    return _unit(meaning), words
+
+
+def _tfidf_top(index: PaperIndex, words: np.ndarray, n: int, filters: Filters) -> np.ndarray:
+    """Rows best matching the word profile through its PROFILE_TERMS strongest words."""
+    positive = np.flatnonzero(words > 0)
+    if len(positive) == 0:
+        return np.empty(0, np.int64)
+    terms = positive[np.argsort(-words[positive])[:PROFILE_TERMS]]
+    scores = np.asarray(index.lexical.tfidf_columns[:, terms] @ words[terms], dtype=np.float32).ravel()
+    allowed = filters.mask(index)
+    matching = np.flatnonzero(scores > 0 if allowed is None else (scores > 0) & allowed)
+    return top_k(scores[matching], n, matching)[1]
+
+
+def _profile_scores(index: PaperIndex, meaning: np.ndarray, words: np.ndarray, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    if len(rows) == 0:
+        return np.empty(0, np.float32), rows
+    dense = index.centred(rows) @ meaning
+    lexical = np.asarray(index.lexical.tfidf[rows] @ words, dtype=np.float32).ravel()
+    fused = RECOMMEND_DENSE_WEIGHT * _min_max(dense) + (1 - RECOMMEND_DENSE_WEIGHT) * _min_max(lexical)
+    return top_k(fused.astype(np.float32), len(rows), rows)
+
+
+def _favour_recent(index: PaperIndex, scores: np.ndarray, rows: np.ndarray, half_life: float) -> tuple[np.ndarray, np.ndarray]:
+    """Score x 0.5^(age / half-life); age in days before today (papers without a date count as old)."""
+    today = np.datetime64("today", "D")
+    days = index.published_days[rows]
+    dates = np.array([np.datetime64(f"{d // 10000:04d}-{d // 100 % 100:02d}-{d % 100:02d}") if d else today - 36500 for d in days], dtype="datetime64[D]")
+    age = np.maximum((today - dates).astype(np.float64), 0.0)
+    adjusted = (np.maximum(scores, 0) * np.power(0.5, age / half_life)).astype(np.float32)
+    order = np.lexsort((rows, -adjusted))
+    return adjusted[order], rows[order]
+
+
+def _mmr(index: PaperIndex, scores: np.ndarray, rows: np.ndarray, n: int, diversity: float) -> tuple[np.ndarray, np.ndarray]:
+    """Maximal marginal relevance: each next paper maximises (1-d) x score - d x its similarity to
+    the papers already chosen."""
+    vectors = np.asarray(index.vectors[rows])
+    chosen: list[int] = []
+    best_similarity = np.full(len(rows), -np.inf, dtype=np.float32)
+    relevance = _min_max(scores.astype(np.float32))
+    for _ in range(min(n, len(rows))):
+        value = (1 - diversity) * relevance - diversity * np.where(np.isinf(best_similarity), 0, best_similarity)
+        value[chosen] = -np.inf
+        pick = int(np.argmax(value))
+        chosen.append(pick)
+        best_similarity = np.maximum(best_similarity, vectors @ vectors[pick])
+    return scores[chosen], rows[chosen]
 
 
 def dense_top(index: PaperIndex, vector: np.ndarray, n: int, filters: Filters) -> tuple[np.ndarray, np.ndarray]:
@@ -89,30 +181,37 @@ def _keyword_top(index: PaperIndex, query: str, n: int, filters: Filters) -> tup
 
 
 def _hybrid_top(index: PaperIndex, query: str, query_vector: np.ndarray, n: int, filters: Filters) -> tuple[np.ndarray, np.ndarray]:
-    """Fuses the dense and BM25 rankings: each score min-max normalised over the pooled
-    candidates, then averaged, so a paper strong in both rankings comes first."""
+    """Fuses the dense and BM25 rankings, then refines the query vector by pseudo-relevance
+    feedback (Rocchio: towards the mean of the first fused results) and fuses again."""
     pool = max(CANDIDATE_POOL, 2 * n)
+    lexical = index.lexical.scores(query)
+    allowed = filters.mask(index)
+    rows, fused = _fuse(index, lexical, query_vector, pool, filters, allowed)
+    if len(rows) and FEEDBACK_WEIGHT > 0:
+        _, feedback = top_k(fused, FEEDBACK_DOCS, rows)
+        feedback_vector = _unit(np.asarray(index.vectors[feedback]).mean(axis=0))
+        query_vector = _unit(query_vector + FEEDBACK_WEIGHT * feedback_vector)
+        rows, fused = _fuse(index, lexical, query_vector, pool, filters, allowed)
+    return top_k(fused, n, rows)
+
+
+def _fuse(index: PaperIndex, lexical: np.ndarray, query_vector: np.ndarray, pool: int, filters: Filters,
+          allowed: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
+    """(rows, fused scores) over the union of the dense and BM25 top `pool`: each score min-max
+    normalised over that union, then averaged, so a paper strong in both rankings comes first."""
     _, dense_rows = dense_top(index, query_vector, pool, filters)
-    _, lexical_rows = _keyword_top(index, query, pool, filters)
+    matching = np.flatnonzero(lexical > 0 if allowed is None else (lexical > 0) & allowed)
+    _, lexical_rows = top_k(lexical[matching], pool, matching)
     rows = np.union1d(dense_rows, lexical_rows).astype(np.int64)
     if len(rows) == 0:
-        return np.empty(0, np.float32), rows
-    lexical = index.lexical.scores(query)[rows]
-    fused = 0.5 * _min_max(index.dense_scores(query_vector, rows)) + 0.5 * _min_max(lexical)
-    return top_k(fused.astype(np.float32), n, rows)
+        return rows, np.empty(0, np.float32)
+    fused = 0.5 * _min_max(index.dense_scores(query_vector, rows)) + 0.5 * _min_max(lexical[rows])
+    return rows, fused.astype(np.float32)
 
 
 def _min_max(scores: np.ndarray) -> np.ndarray:
     low, high = float(scores.min()), float(scores.max())
     return (scores - low) / (high - low) if high > low else np.zeros_like(scores)
-
-
-def _profile(index: PaperIndex, liked: list[int], disliked: list[int]) -> np.ndarray:
-    """Rocchio: towards the mean of the liked papers, away from the disliked ones."""
-    profile = _unit(np.asarray(index.vectors[liked]).mean(axis=0))
-    if disliked:
-        profile = profile - 0.5 * _unit(np.asarray(index.vectors[disliked]).mean(axis=0))
-    return _unit(profile)
 
 
 def _unit(vector: np.ndarray) -> np.ndarray:

@@ -76,3 +76,23 @@ class Health(BaseModel):
     dim: int
     index: dict[str, Any]
     built_at: str
+
+
+class UserOut(BaseModel):
+    user: str
+    likes: list[str]
+    dislikes: list[str]
+    counts: dict[str, int]
+
+
+class UserRecommendations(PaperList):
+    user: str
+    reason: str | None = Field(None, description="why the list is empty, when it is")
+
+
+class ImportResults(BaseModel):
+    user: str
+    matched: int
+    unmatched: int
+    matched_ids: list[str]
+    unmatched_entries: list[str]

@@ -15,4 +15,5 @@ class Settings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = Field(8000, ge=1, le=65535)
     max_k: int = Field(100, ge=1, le=1000, description="largest k a list call accepts")
+    users: str | None = Field(None, description="user store: sqlite:///PATH or a path (default: users.sqlite in the index folder)")
     query_cache_size: int = Field(4096, ge=0, description="query embeddings kept in memory")

@@ -37,7 +37,8 @@ def test_search_similar_and_recommend_answer_without_a_server(cli_index: Path) -
     assert len(found) == 3 and any(p["title"].startswith("DySpec") for p in found)
     paper_id = found[0]["id"]
     similar = paperlens("similar", paper_id, "--index", cli_index, "-k", "2", "--json")
-    assert similar.returncode == 0 and paper_id not in similar.stdout.split('"paper_id"')[0]
+    assert similar.returncode == 0, similar.stderr
+    assert paper_id not in [p["id"] for p in json.loads(similar.stdout)["results"]]
     recommend = paperlens("recommend", "--like", paper_id, "--index", cli_index, "-k", "2")
     assert recommend.returncode == 0 and recommend.stdout.count("because") == 2
 

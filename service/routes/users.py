@@ -1,0 +1,169 @@
+from __future__ import annotations
+
+import json
+import time
+from typing import Annotated
+from xml.etree import ElementTree
+
+from fastapi import APIRouter, HTTPException, Path, Query, Request, Response
+
+from indexer.errors import BadRecord
+from service import library, ranking
+from service.deps import K, Engine, ListFilters, Offset, Users
+from service.routes.papers import paper_list, row_or_404
+from service.schemas import ImportResults, UserOut, UserRecommendations
+from service.users import DISLIKE, LIKE, SEEN
+
+router = APIRouter(tags=["users"])
+
+UserName = Annotated[str, Path(pattern=r"^[A-Za-z0-9][A-Za-z0-9._@-]{0,63}$",
+                               description="user name: letters, digits, . _ @ - (at most 64)")]
+MAX_IMPORT_BYTES = 10 * 1024 * 1024
+MAX_SEEN_BATCH = 10_000
+
+
+def user_out(users, user: str) -> UserOut:
+    record = users.get(user)
+    return UserOut(user=user, likes=record.likes, dislikes=record.dislikes,
+                   counts={"likes": len(record.likes), "dislikes": len(record.dislikes), "seen": len(record.seen)})
+
+
+@router.get("/users/{user}", response_model=UserOut)
+def get_user(user: UserName, users: Users) -> UserOut:
+    """The user's likes and dislikes (oldest first) and counts; empty for a new user."""
+    return user_out(users, user)
+
+
+@router.delete("/users/{user}")
+def delete_user(user: UserName, users: Users) -> dict:
+    """Erases everything stored about the user."""
+    return {"user": user, "deleted": users.delete(user)}
+
+
+def _marking_routes(kind: str, plural: str) -> None:
+    @router.put(f"/users/{{user}}/{plural}/{{paper_id:path}}", response_model=UserOut, name=f"add_{kind}")
+    def add(user: UserName, paper_id: str, engine: Engine, users: Users) -> UserOut:
+        row_or_404(engine, paper_id)
+        users.mark(user, [paper_id], kind)
+        return user_out(users, user)
+
+    @router.delete(f"/users/{{user}}/{plural}/{{paper_id:path}}", response_model=UserOut, name=f"remove_{kind}")
+    def remove(user: UserName, paper_id: str, users: Users) -> UserOut:
+        if not users.unmark(user, paper_id, kind):
+            raise HTTPException(status_code=404, detail=f"user {user} has no {kind} of paper {paper_id}")
+        return user_out(users, user)
+
+
+_marking_routes(LIKE, "likes")
+_marking_routes(DISLIKE, "dislikes")
+
+
+@router.post("/users/{user}/seen", response_model=UserOut)
+def add_seen(user: UserName, ids: list[str], users: Users) -> UserOut:
+    """Papers the user has seen (a JSON list of ids): never recommended to them again."""
+    if len(ids) > MAX_SEEN_BATCH:
+        raise HTTPException(status_code=413, detail=f"at most {MAX_SEEN_BATCH} ids per call")
+    users.mark(user, ids, SEEN)
+    return user_out(users, user)
+
+
+def personal_hits(engine, users, user: str, k: int, offset: int, filters, diversity: float, recency: float | None):
+    index = engine.index
+    record = users.get(user)
+    liked = [index.row_of(i) for i in record.likes if i in index]
+    if not liked:
+        return [], "no liked papers yet: like a few papers (PUT /users/{user}/likes/{id}) or import a library"
+    disliked = [index.row_of(i) for i in record.dislikes if i in index]
+    seen = {index.row_of(i) for i in record.seen if i in index}
+    hits = ranking.recommend(index, liked, disliked, k, offset, filters.with_excluded(seen),
+                             diversity=diversity, recency_half_life=recency)
+    return hits, None
+
+
+Diversity = Annotated[float, Query(ge=0.0, le=1.0, description="0 = pure relevance; up to 1 = maximal marginal relevance")]
+Recency = Annotated[float | None, Query(gt=0, le=36500, description="half-life in days favouring newer papers")]
+
+
+@router.get("/users/{user}/recommendations", response_model=UserRecommendations)
+def user_recommendations(user: UserName, engine: Engine, users: Users, filters: ListFilters,
+                         k: K = 10, offset: Offset = 0, diversity: Diversity = 0.0, recency: Recency = None) -> UserRecommendations:
+    """What to read next: never a liked, disliked or seen paper; each result says which likes drove it."""
+    hits, reason = personal_hits(engine, users, user, k, offset, filters, diversity, recency)
+    return UserRecommendations(results=paper_list(engine, hits), k=k, offset=offset, user=user, reason=reason)
+
+
+@router.get("/users/{user}/feed.atom", response_class=Response)
+def user_feed(user: UserName, request: Request, engine: Engine, users: Users, filters: ListFilters,
+              k: K = 20, recency: Recency = None) -> Response:
+    """The user's recommendations as an Atom feed, for a feed reader."""
+    hits, reason = personal_hits(engine, users, user, k, 0, filters, 0.0, recency)
+    return Response(atom_feed(str(request.url), user, paper_list(engine, hits), reason), media_type="application/atom+xml")
+
+
+def atom_feed(url: str, user: str, papers, reason: str | None) -> bytes:
+    atom = "http://www.w3.org/2005/Atom"
+    ElementTree.register_namespace("", atom)
+    feed = ElementTree.Element(f"{{{atom}}}feed")
+    now = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+    for tag, text in (("id", url), ("title", f"paperlens: papers for {user}"), ("updated", now),
+                      ("subtitle", reason or "recommended from your likes")):
+        ElementTree.SubElement(feed, f"{{{atom}}}{tag}").text = text
+    ElementTree.SubElement(feed, f"{{{atom}}}link", rel="self", href=url)
+    for paper in papers:
+        entry = ElementTree.SubElement(feed, f"{{{atom}}}entry")
+        ElementTree.SubElement(entry, f"{{{atom}}}id").text = paper.url or f"urn:paperlens:{paper.id}"
+        ElementTree.SubElement(entry, f"{{{atom}}}title").text = paper.title
+        ElementTree.SubElement(entry, f"{{{atom}}}updated").text = _atom_date(paper.published) or now
+        if paper.url:
+            ElementTree.SubElement(entry, f"{{{atom}}}link", href=paper.url)
+        for name in paper.authors[:20]:
+            ElementTree.SubElement(ElementTree.SubElement(entry, f"{{{atom}}}author"), f"{{{atom}}}name").text = name
+        because = f"Because you liked {', '.join(paper.because)}. " if paper.because else ""
+        ElementTree.SubElement(entry, f"{{{atom}}}summary").text = because + paper.abstract
+    return ElementTree.tostring(feed, encoding="utf-8", xml_declaration=True)
+
+
+def _atom_date(published: str | None) -> str | None:
+    if not published:
+        return None
+    parts = (published.split("-") + ["01", "01"])[:3]
+    return f"{parts[0]}-{parts[1]}-{parts[2]}T00:00:00Z"
+
+
+@router.post("/users/{user}/import", response_model=ImportResults)
+async def import_library(user: UserName, request: Request, engine: Engine, users: Users) -> ImportResults:
+    """A BibTeX file (multipart field `file`, or the raw body) or a JSON list of arXiv ids / DOIs;
+    entries matched to indexed papers (DOI, arXiv id, then title) become likes."""
+    content = await _upload(request)
+    try:
+        if content.lstrip()[:1] == b"[":
+            identifiers = json.loads(content)
+            if not isinstance(identifiers, list) or not all(isinstance(i, str) for i in identifiers):
+                raise HTTPException(status_code=422, detail="a JSON import must be a list of id strings")
+            result = library.match_identifiers(engine.index, identifiers)
+        else:
+            result = library.match_bibtex(engine.index, content)
+    except (BadRecord, UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise HTTPException(status_code=422, detail=f"cannot read the library: {error}") from None
+    users.mark(user, result.matched, LIKE)
+    return ImportResults(user=user, matched=len(result.matched), unmatched=len(result.unmatched),
+                         matched_ids=result.matched, unmatched_entries=result.unmatched)
+
+
+async def _upload(request: Request) -> bytes:
+    length = request.headers.get("content-length")
+    if length and length.isdigit() and int(length) > MAX_IMPORT_BYTES:
+        raise HTTPException(status_code=413, detail=f"library larger than {MAX_IMPORT_BYTES} bytes")
+    if request.headers.get("content-type", "").startswith("multipart/form-data"):
+        form = await request.form(max_files=1, max_fields=10)
+        upload = form.get("file")
+        if upload is None or isinstance(upload, str):
+            raise HTTPException(status_code=422, detail="multipart import needs a file field named 'file'")
+        content = await upload.read(MAX_IMPORT_BYTES + 1)
+    else:
+        content = await request.body()
+    if len(content) > MAX_IMPORT_BYTES:
+        raise HTTPException(status_code=413, detail=f"library larger than {MAX_IMPORT_BYTES} bytes")
+    if not content.strip():
+        raise HTTPException(status_code=422, detail="the library is empty")
+    return content
