@@ -25,7 +25,11 @@ $(VENV)/.installed: pyproject.toml
 	$(BIN)/pip install --quiet -e '.[test]'
 	touch $@
 
+# The browser test drives Debian's Chromium (Playwright's own browser download cannot work offline).
 test: $(VENV)/.installed
+	command -v chromium >/dev/null || { [ "$$(id -u)" = 0 ] && apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; } || \
+	  echo "chromium not installed: the web page test will be skipped"
 	$(BIN)/python -m pytest tests
 
 bench: $(VENV)/.installed

@@ -104,7 +104,7 @@ class LexicalIndex:
         for token, column in vocabulary.items():
             surface[column] = surface_counts[token].most_common(1)[0][0]
         texts = [f"{title}. {abstract}" for title, abstract in zip(titles, abstracts)]
-        return cls(vocabulary, _bm25_weights(tf, lengths, parameters), parameters, surface, _tfidf(texts))
+        return cls(vocabulary, _bm25_weights(tf, lengths, parameters), parameters, surface, arxiv_sanity_tfidf(texts))
 
     def __len__(self) -> int:
         return self.weights.shape[0]
@@ -135,7 +135,8 @@ class LexicalIndex:
             return []
         common = np.intersect1d(mine.indices, theirs.indices)
         strength = np.minimum(mine[0, common].toarray().ravel(), theirs[0, common].toarray().ravel())
-        return [self.surface[common[i]] for i in np.argsort(-strength)[:limit]]
+        words = (self.surface[common[i]] for i in np.argsort(-strength))
+        return [word for word in words if len(word) > 2 and not word.isdigit()][:limit]
 
     @cached_property
     def tfidf_columns(self) -> sp.csc_matrix:
@@ -166,7 +167,7 @@ def _bm25_weights(tf: sp.csr_matrix, lengths: np.ndarray, p: BM25Parameters) -> 
     return sp.csc_matrix((values.astype(np.float32), (tf.row, tf.col)), shape=tf.shape)
 
 
-def _tfidf(texts: Sequence[str]) -> sp.csr_matrix:
+def arxiv_sanity_tfidf(texts: Sequence[str], dtype: type = np.float32) -> sp.csr_matrix:
     """arxiv-sanity's paper representation: unit rows of sublinear tf-idf over unigrams and
     bigrams, keeping words in at most 10% of the papers (and in at least min(5, N/500) of them,
     so typos and one-off tokens do not count), at most 20,000 features."""
@@ -175,8 +176,8 @@ def _tfidf(texts: Sequence[str]) -> sp.csr_matrix:
     vectorizer = TfidfVectorizer(strip_accents="unicode", lowercase=True, stop_words="english",
                                  token_pattern=r"(?u)\b[a-zA-Z_][a-zA-Z0-9_]+\b", ngram_range=(1, 2),
                                  max_features=20000, sublinear_tf=True, max_df=0.1,
-                                 min_df=min(5, max(1, len(texts) // 500)), dtype=np.float32)
+                                 min_df=min(5, max(1, len(texts) // 500)), dtype=dtype)
     try:
         return vectorizer.fit_transform(texts).tocsr()
     except ValueError:  # too few papers for any word to pass the document-frequency bounds
-        return sp.csr_matrix((len(texts), 0), dtype=np.float32)
+        return sp.csr_matrix((len(texts), 0), dtype=dtype)

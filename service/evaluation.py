@@ -15,16 +15,18 @@ import math
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 
 import numpy as np
 
 from indexer.build import build_index
 from indexer.errors import BadRecord, PaperlensError
-from indexer.lexical import BM25Parameters, LexicalIndex
+from indexer.lexical import BM25Parameters, LexicalIndex, arxiv_sanity_tfidf
 from indexer.paper_index import PaperIndex, top_k
 from models import Encoder
 from service import ranking
+from service.users import DISLIKE, LIKE, SQLiteUserStore, recommend_for_user
 
 TASKS = ("search", "similar", "recommend", "titles")
 DEPTH = 100  # every method returns this many papers per query
@@ -187,10 +189,10 @@ class Baselines:
         scores[list(exclude)] = -np.inf
         return top_k(scores, n)[1]
 
-    @property
+    @cached_property
     def tfidf(self):
-        """The same arxiv-sanity tf-idf the index stores (unigrams and bigrams, sublinear tf, max_df 0.1)."""
-        return self.index.lexical.tfidf
+        """arxiv-sanity-lite's features in float64, as its SVM computes them."""
+        return arxiv_sanity_tfidf([p.text() for p in self.index.papers], dtype=np.float64)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -259,14 +261,31 @@ def _recommend_methods(index: PaperIndex, baselines: Baselines) -> dict[str, Ran
     def liked_text(q: dict) -> str:
         return " ".join(index.papers[r].text() for r in given(q)[0])
 
+    store = _scratch_user_store()
+
+    def personal_feed(q: dict) -> np.ndarray:
+        """The same reader through the stateful path: likes stored in SQLite, then
+        /users/{user}/recommendations' function."""
+        store.delete(q["qid"])
+        store.mark(q["qid"], [i for i in q.get("liked", []) if i in index], LIKE)
+        store.mark(q["qid"], [i for i in q.get("disliked", []) if i in index], DISLIKE)
+        return _rows(recommend_for_user(index, store, q["qid"], DEPTH)[0])
+
     return {
         "paperlens recommend (default)": paperlens,
+        "paperlens user feed (/users/{user}/recommendations)": personal_feed,
         "baseline centroid (dense)": lambda q: baselines.centroid_rows(given(q)[0], given(q)[2]),
         "baseline tf-idf + SVM (arxiv-sanity)": lambda q: baselines.svm_rows(given(q)[0], given(q)[2]),
         "baseline BM25 (liked texts)": lambda q: baselines.bm25_rows(liked_text(q), given(q)[2]),
         "baseline RRF(BM25, centroid)": lambda q: baselines.rrf_rows(
             [baselines.bm25_rows(liked_text(q), given(q)[2], 1000), baselines.centroid_rows(given(q)[0], given(q)[2], 1000)]),
     }
+
+
+def _scratch_user_store() -> SQLiteUserStore:
+    import tempfile
+
+    return SQLiteUserStore(Path(tempfile.mkdtemp(prefix="paperlens-eval-")) / "users.sqlite")
 
 
 def _rows(hits: list[ranking.Hit]) -> np.ndarray:

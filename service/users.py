@@ -15,6 +15,10 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from indexer.paper_index import PaperIndex
+from service import ranking
+from service.filters import Filters
+
 LIKE, DISLIKE, SEEN = "like", "dislike", "seen"
 
 
@@ -115,3 +119,19 @@ def open_user_store(url: str) -> UserStore:
     if "://" in url:
         raise ValueError(f"unsupported user store {url!r}: only sqlite:///PATH is available")
     return SQLiteUserStore(url)
+
+
+def recommend_for_user(index: PaperIndex, users: UserStore, user: str, k: int, offset: int = 0,
+                       filters: Filters = Filters(), diversity: float = 0.0,
+                       recency: float | None = None) -> tuple[list[ranking.Hit], str | None]:
+    """(hits, reason the list is empty): the user's likes and dislikes drive `ranking.recommend`;
+    liked, disliked and seen papers are never returned."""
+    record = users.get(user)
+    liked = [index.row_of(i) for i in record.likes if i in index]
+    if not liked:
+        return [], "no liked papers yet: like a few papers (PUT /users/{user}/likes/{id}) or import a library"
+    disliked = [index.row_of(i) for i in record.dislikes if i in index]
+    seen = {index.row_of(i) for i in record.seen if i in index}
+    hits = ranking.recommend(index, liked, disliked, k, offset, filters.with_excluded(seen),
+                             diversity=diversity, recency_half_life=recency)
+    return hits, None

@@ -4,9 +4,14 @@ from __future__ import annotations
 
 import hashlib
 import re
+import socket
+import subprocess
+import sys
+import time
 from collections.abc import Sequence
 from pathlib import Path
 
+import httpx
 import numpy as np
 import pytest
 from fastapi.testclient import TestClient
@@ -64,3 +69,42 @@ def id_of(engine: SearchEngine, title_start: str) -> str:
     matches = [p.id for p in engine.index.papers if p.title.startswith(title_start)]
     assert len(matches) == 1, f"{title_start!r} matches {matches}"
     return matches[0]
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def paperlens_command() -> list[str]:
+    script = Path(sys.executable).with_name("paperlens")
+    return [str(script)] if script.exists() else [sys.executable, "-m", "service.cli"]
+
+
+def start_server(index: Path, port: int | None = None) -> tuple[subprocess.Popen, str]:
+    """A real `paperlens serve` process on loopback, returned once /health answers 200."""
+    port = port or free_port()
+    process = subprocess.Popen([*paperlens_command(), "serve", "--index", str(index), "--port", str(port)],
+                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 90
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"server exited: {process.stdout.read()}")
+        try:
+            if httpx.get(f"{base}/health", timeout=2).status_code == 200:
+                return process, base
+        except httpx.TransportError:
+            pass
+        time.sleep(0.3)
+    process.kill()
+    raise RuntimeError("server did not become ready in 90 s")
+
+
+@pytest.fixture(scope="session")
+def server(seed_index: Path):
+    process, base = start_server(seed_index)
+    yield base
+    process.terminate()
+    process.wait(timeout=20)

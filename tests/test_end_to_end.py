@@ -2,47 +2,9 @@
 
 from __future__ import annotations
 
-import socket
-import subprocess
-import sys
-import time
-from pathlib import Path
 from urllib.parse import quote
 
 import httpx
-import pytest
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-@pytest.fixture(scope="module")
-def server(seed_index: Path):
-    port = free_port()
-    script = Path(sys.executable).with_name("paperlens")
-    command = [str(script)] if script.exists() else [sys.executable, "-m", "service.cli"]
-    process = subprocess.Popen([*command, "serve", "--index", str(seed_index), "--port", str(port)],
-                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 90
-        while time.monotonic() < deadline:
-            assert process.poll() is None, process.stdout.read()
-            try:
-                if httpx.get(f"{base}/health", timeout=2).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            time.sleep(0.3)
-        else:
-            pytest.fail("server did not become ready in 90 s")
-        yield base
-    finally:
-        process.terminate()
-        process.wait(timeout=20)
 
 
 def test_the_served_api_answers_every_call(server: str) -> None:
@@ -60,3 +22,29 @@ def test_the_served_api_answers_every_call(server: str) -> None:
         assert http.get("/papers/does-not-exist").status_code == 404
         assert http.get("/search", params={"q": "x", "k": 1000}).status_code == 422
         assert "paperlens" in http.get("/").text
+
+
+def test_an_acknowledged_like_survives_kill_9(seed_index, tmp_path) -> None:
+    import shutil
+    import signal
+
+    from tests.conftest import start_server
+
+    index = tmp_path / "index"
+    shutil.copytree(seed_index, index, ignore=shutil.ignore_patterns("users.sqlite*"))
+    process, base = start_server(index)
+    papers = httpx.get(f"{base}/search", params={"q": "language models", "k": 5}).json()["results"]
+    try:
+        for paper in papers:
+            assert httpx.put(f"{base}/users/durable/likes/{quote(paper['id'], safe='')}").status_code == 200
+        assert httpx.post(f"{base}/users/durable/seen", json=[papers[0]["id"]]).status_code == 200
+    finally:
+        process.send_signal(signal.SIGKILL)  # no shutdown, no flush: only what was on disk counts
+        process.wait(timeout=20)
+    process, base = start_server(index)
+    try:
+        user = httpx.get(f"{base}/users/durable").json()
+        assert user["likes"] == [p["id"] for p in papers] and user["counts"]["seen"] == 1
+    finally:
+        process.terminate()
+        process.wait(timeout=20)

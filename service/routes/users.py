@@ -8,11 +8,11 @@ from xml.etree import ElementTree
 from fastapi import APIRouter, HTTPException, Path, Query, Request, Response
 
 from indexer.errors import BadRecord
-from service import library, ranking
+from service import library
 from service.deps import K, Engine, ListFilters, Offset, Users
 from service.routes.papers import paper_list, row_or_404
 from service.schemas import ImportResults, UserOut, UserRecommendations
-from service.users import DISLIKE, LIKE, SEEN
+from service.users import DISLIKE, LIKE, SEEN, recommend_for_user
 
 router = APIRouter(tags=["users"])
 
@@ -68,16 +68,7 @@ def add_seen(user: UserName, ids: list[str], users: Users) -> UserOut:
 
 
 def personal_hits(engine, users, user: str, k: int, offset: int, filters, diversity: float, recency: float | None):
-    index = engine.index
-    record = users.get(user)
-    liked = [index.row_of(i) for i in record.likes if i in index]
-    if not liked:
-        return [], "no liked papers yet: like a few papers (PUT /users/{user}/likes/{id}) or import a library"
-    disliked = [index.row_of(i) for i in record.dislikes if i in index]
-    seen = {index.row_of(i) for i in record.seen if i in index}
-    hits = ranking.recommend(index, liked, disliked, k, offset, filters.with_excluded(seen),
-                             diversity=diversity, recency_half_life=recency)
-    return hits, None
+    return recommend_for_user(engine.index, users, user, k, offset, filters, diversity, recency)
 
 
 Diversity = Annotated[float, Query(ge=0.0, le=1.0, description="0 = pure relevance; up to 1 = maximal marginal relevance")]
