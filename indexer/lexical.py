@@ -128,15 +128,21 @@ class LexicalIndex:
         return self.weights.tocsr()
 
     def shared_terms(self, row: int, others: Sequence[int], limit: int = 5) -> list[str]:
-        """The most telling words that paper `row` shares with the papers `others`."""
-        mine = self._rows[row]
-        theirs = self._rows[list(others)].max(axis=0).tocsr() if len(others) else None
-        if theirs is None or mine.nnz == 0:
-            return []
-        common = np.intersect1d(mine.indices, theirs.indices)
-        strength = np.minimum(mine[0, common].toarray().ravel(), theirs[0, common].toarray().ravel())
-        words = (self.surface[common[i]] for i in np.argsort(-strength))
+        """The most telling words that paper `row` shares with the papers `others`: ranked by the
+        smaller of the two BM25 weights, so a word must matter to both papers."""
+        mine, mine_weights = self._terms_of(row)
+        shared = np.zeros(len(mine), dtype=np.float32)
+        for other in others:
+            theirs, their_weights = self._terms_of(other)
+            _, in_mine, in_theirs = np.intersect1d(mine, theirs, assume_unique=True, return_indices=True)
+            shared[in_mine] = np.maximum(shared[in_mine], their_weights[in_theirs])
+        strength = np.minimum(mine_weights, shared)
+        words = (self.surface[mine[i]] for i in np.argsort(-strength) if strength[i] > 0)
         return [word for word in words if len(word) > 2 and not word.isdigit()][:limit]
+
+    def _terms_of(self, row: int) -> tuple[np.ndarray, np.ndarray]:
+        start, end = self._rows.indptr[row], self._rows.indptr[row + 1]
+        return self._rows.indices[start:end], self._rows.data[start:end]
 
     @cached_property
     def tfidf_columns(self) -> sp.csc_matrix:
