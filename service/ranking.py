@@ -16,6 +16,7 @@ FEEDBACK_WEIGHT = 0.5  # their mean's weight against the query's own (unit) vect
 RECOMMEND_DENSE_WEIGHT = 0.6  # meaning against distinctive words in recommendations
 PROFILE_TERMS = 100  # a reader's strongest words that fetch lexical candidates
 DISLIKE_WEIGHT = 0.5  # Rocchio: how far disliked papers push the profiles away
+INTEREST_SIMILARITY = 0.2  # centred cosine above which a liked paper joins an existing interest
 
 
 class SearchMode(str, Enum):
@@ -96,10 +97,50 @@ def recommend(index: PaperIndex, liked: list[int], disliked: list[int], k: int, 
         scores, rows = _favour_recent(index, scores, rows, recency_half_life)
     if diversity > 0:
         scores, rows = _mmr(index, scores, rows, wanted, diversity)
+    if candidates is None and len(liked) > 1:
+        scores, rows = _cover_interests(index, scores, rows, liked, k)
     hits = _hits(scores[:wanted], rows[:wanted])
     hits = hits if candidates is not None else hits[offset:]
     _explain(index, hits, liked)
     return hits
+
+
+def _interests(index: PaperIndex, liked: list[int]) -> np.ndarray:
+    """Groups the liked papers into interests (greedy: a paper joins the first interest whose
+    mean it is close to, else starts one); returns each liked paper's interest number."""
+    vectors = index.centred(liked)
+    labels = np.empty(len(liked), dtype=np.int64)
+    sums: list[np.ndarray] = []
+    for i, vector in enumerate(vectors):
+        closeness = [float(vector @ _unit(total)) for total in sums]
+        best = int(np.argmax(closeness)) if closeness else -1
+        if best >= 0 and closeness[best] >= INTEREST_SIMILARITY:
+            labels[i] = best
+            sums[best] = sums[best] + vector
+        else:
+            labels[i] = len(sums)
+            sums.append(vector.copy())
+    return labels
+
+
+def _cover_interests(index: PaperIndex, scores: np.ndarray, rows: np.ndarray, liked: list[int], page: int) -> tuple[np.ndarray, np.ndarray]:
+    """Makes the first page speak to each interest (up to a third of the page), not only the
+    largest: an interest with no paper on the page gets its best paper moved up to the page's
+    end. Everything else keeps its order, so pages stay disjoint."""
+    labels = _interests(index, liked)
+    if labels.max() == 0 or len(rows) <= page:
+        return scores, rows
+    closest = labels[np.argmax(index.centred(rows) @ index.centred(liked).T, axis=1)]
+    order = list(range(len(rows)))
+    sizes = np.bincount(labels)
+    for interest in np.argsort(-sizes, kind="stable")[: max(1, page // 3)]:
+        on_page = {closest[i] for i in order[:page]}
+        if interest in on_page:
+            continue
+        later = [position for position in range(page, len(order)) if closest[order[position]] == interest]
+        if later:
+            order.insert(page - 1, order.pop(later[0]))
+    return scores[order], rows[order]
 
 
 def _profiles(index: PaperIndex, liked: list[int], disliked: list[int]) -> tuple[np.ndarray, np.ndarray]:
