@@ -45,6 +45,11 @@ class PaperIndex:
         except KeyError:
             raise UnknownPaper(paper_id) from None
 
+    def rows_of(self, paper_ids: list[str]) -> tuple[list[int], list[str]]:
+        """(rows of the known ids, once each, in order; the unknown ids, once each)."""
+        unique = list(dict.fromkeys(paper_ids))
+        return [self._row_by_id[i] for i in unique if i in self._row_by_id], [i for i in unique if i not in self._row_by_id]
+
     def paper(self, paper_id: str) -> Paper:
         return self.papers[self.row_of(paper_id)]
 

@@ -157,11 +157,11 @@ def _recommend(args: argparse.Namespace) -> int:
 
     engine = _engine(args)
     index = engine.index
-    unknown = [i for i in [*args.like, *args.dislike] if i not in index]
-    liked = [index.row_of(i) for i in dict.fromkeys(args.like) if i in index]
+    liked, _ = index.rows_of(args.like)
     if not liked:
         raise UnknownPaper(args.like[0] if len(args.like) == 1 else ", ".join(args.like))
-    disliked = [index.row_of(i) for i in dict.fromkeys(args.dislike) if i in index]
+    disliked, _ = index.rows_of(args.dislike)
+    _, unknown = index.rows_of([*args.like, *args.dislike])
     hits = ranking.recommend(index, liked, disliked, args.k, args.offset, _filters(args))
     if unknown:
         print(f"paperlens: ignored unknown ids: {', '.join(unknown)}", file=sys.stderr)

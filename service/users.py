@@ -127,11 +127,11 @@ def recommend_for_user(index: PaperIndex, users: UserStore, user: str, k: int, o
     """(hits, reason the list is empty): the user's likes and dislikes drive `ranking.recommend`;
     liked, disliked and seen papers are never returned."""
     record = users.get(user)
-    liked = [index.row_of(i) for i in record.likes if i in index]
+    liked, _ = index.rows_of(record.likes)
     if not liked:
         return [], "no liked papers yet: like a few papers (PUT /users/{user}/likes/{id}) or import a library"
-    disliked = [index.row_of(i) for i in record.dislikes if i in index]
-    seen = {index.row_of(i) for i in record.seen if i in index}
+    disliked, _ = index.rows_of(record.dislikes)
+    seen = set(index.rows_of(record.seen)[0])
     hits = ranking.recommend(index, liked, disliked, k, offset, filters.with_excluded(seen),
                              diversity=diversity, recency_half_life=recency)
     return hits, None

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import shutil
+import signal
 from urllib.parse import quote
 
 import httpx
+
+from tests.conftest import start_server
 
 
 def test_the_served_api_answers_every_call(server: str) -> None:
@@ -25,11 +29,6 @@ def test_the_served_api_answers_every_call(server: str) -> None:
 
 
 def test_an_acknowledged_like_survives_kill_9(seed_index, tmp_path) -> None:
-    import shutil
-    import signal
-
-    from tests.conftest import start_server
-
     index = tmp_path / "index"
     shutil.copytree(seed_index, index, ignore=shutil.ignore_patterns("users.sqlite*"))
     process, base = start_server(index)

@@ -16,12 +16,13 @@ def recommendations(engine: Engine, body: RecommendationRequest) -> Recommendati
     """Papers for someone who liked / disliked these. Unknown ids are ignored and listed in
     `unknown_ids`; 404 only when no liked id is known. With `candidates`, ranks exactly those."""
     index = engine.index
-    unknown = [i for i in dict.fromkeys([*body.liked, *body.disliked, *(body.candidates or [])]) if i not in index]
-    liked = [index.row_of(i) for i in dict.fromkeys(body.liked) if i in index]
+    liked, _ = index.rows_of(body.liked)
     if not liked:
         raise HTTPException(status_code=404, detail=f"none of the liked paper ids is in the index: {', '.join(body.liked[:10])}")
-    disliked = [index.row_of(i) for i in dict.fromkeys(body.disliked) if i in index and index.row_of(i) not in liked]
-    candidates = None if body.candidates is None else [index.row_of(i) for i in body.candidates if i in index]
+    disliked, _ = index.rows_of(body.disliked)
+    disliked = [row for row in disliked if row not in liked]
+    candidates = None if body.candidates is None else index.rows_of(body.candidates)[0]
+    _, unknown = index.rows_of([*body.liked, *body.disliked, *(body.candidates or [])])
     filters = Filters(tuple(c for c in body.category if c), body.author, body.since, body.until)
     hits = ranking.recommend(index, liked, disliked, body.k, body.offset, filters, candidates)
     return RecommendationResults(results=paper_list(engine, hits), k=body.k, offset=body.offset, unknown_ids=unknown)

@@ -67,10 +67,6 @@ def add_seen(user: UserName, ids: list[str], users: Users) -> UserOut:
     return user_out(users, user)
 
 
-def personal_hits(engine, users, user: str, k: int, offset: int, filters, diversity: float, recency: float | None):
-    return recommend_for_user(engine.index, users, user, k, offset, filters, diversity, recency)
-
-
 Diversity = Annotated[float, Query(ge=0.0, le=1.0, description="0 = pure relevance; up to 1 = maximal marginal relevance")]
 Recency = Annotated[float | None, Query(gt=0, le=36500, description="half-life in days favouring newer papers")]
 
@@ -79,7 +75,7 @@ Recency = Annotated[float | None, Query(gt=0, le=36500, description="half-life i
 def user_recommendations(user: UserName, engine: Engine, users: Users, filters: ListFilters,
                          k: K = 10, offset: Offset = 0, diversity: Diversity = 0.0, recency: Recency = None) -> UserRecommendations:
     """What to read next: never a liked, disliked or seen paper; each result says which likes drove it."""
-    hits, reason = personal_hits(engine, users, user, k, offset, filters, diversity, recency)
+    hits, reason = recommend_for_user(engine.index, users, user, k, offset, filters, diversity, recency)
     return UserRecommendations(results=paper_list(engine, hits), k=k, offset=offset, user=user, reason=reason)
 
 
@@ -87,7 +83,7 @@ def user_recommendations(user: UserName, engine: Engine, users: Users, filters: 
 def user_feed(user: UserName, request: Request, engine: Engine, users: Users, filters: ListFilters,
               k: K = 20, recency: Recency = None) -> Response:
     """The user's recommendations as an Atom feed, for a feed reader."""
-    hits, reason = personal_hits(engine, users, user, k, 0, filters, 0.0, recency)
+    hits, reason = recommend_for_user(engine.index, users, user, k, 0, filters, 0.0, recency)
     return Response(atom_feed(str(request.url), user, paper_list(engine, hits), reason), media_type="application/atom+xml")
 
 
