@@ -30,6 +30,7 @@ from service.users import DISLIKE, LIKE, SQLiteUserStore, recommend_for_user
 
 TASKS = ("search", "similar", "recommend", "titles")
 DEPTH = 100  # every method returns this many papers per query
+PAGE = 10  # the page size a reader sees
 RRF_K = 60
 
 
@@ -256,7 +257,7 @@ def _recommend_methods(index: PaperIndex, baselines: Baselines) -> dict[str, Ran
 
     def paperlens(q: dict) -> np.ndarray:
         liked, disliked, _ = given(q)
-        return _rows(ranking.recommend(index, liked, disliked, DEPTH))
+        return _paged(lambda offset: ranking.recommend(index, liked, disliked, PAGE, offset))
 
     def liked_text(q: dict) -> str:
         return " ".join(index.papers[r].text() for r in given(q)[0])
@@ -269,7 +270,7 @@ def _recommend_methods(index: PaperIndex, baselines: Baselines) -> dict[str, Ran
         store.delete(q["qid"])
         store.mark(q["qid"], [i for i in q.get("liked", []) if i in index], LIKE)
         store.mark(q["qid"], [i for i in q.get("disliked", []) if i in index], DISLIKE)
-        return _rows(recommend_for_user(index, store, q["qid"], DEPTH)[0])
+        return _paged(lambda offset: recommend_for_user(index, store, q["qid"], PAGE, offset)[0])
 
     return {
         "paperlens recommend (default)": paperlens,
@@ -280,6 +281,12 @@ def _recommend_methods(index: PaperIndex, baselines: Baselines) -> dict[str, Ran
         "baseline RRF(BM25, centroid)": lambda q: baselines.rrf_rows(
             [baselines.bm25_rows(liked_text(q), given(q)[2], 1000), baselines.centroid_rows(given(q)[0], given(q)[2], 1000)]),
     }
+
+
+def _paged(page: Callable[[int], list[ranking.Hit]]) -> np.ndarray:
+    """The first DEPTH results as a reader pages through them, PAGE at a time (recommendations
+    make each page cover the reader's interests, so a page of 100 would rank differently)."""
+    return np.concatenate([_rows(page(offset)) for offset in range(0, DEPTH, PAGE)])
 
 
 def _scratch_user_store() -> SQLiteUserStore:
