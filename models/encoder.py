@@ -75,8 +75,8 @@ class SentenceTransformerEncoder(Encoder):
             ) from error
         dimension = getattr(self._model, "get_embedding_dimension", None) or self._model.get_sentence_embedding_dimension
         self.dim = int(dimension())
-        # bf16 matmuls run on AMX/AVX-512-BF16 units several times faster than fp32, with
-        # embeddings within cosine 0.9999 of fp32 (benchmarks/encoder_precision.py measures it).
+        # bf16 matmuls run on AMX/AVX-512-BF16 units about twice as fast as fp32 here, with
+        # embeddings within cosine 0.9999 of fp32 (benchmarks/encoder_speed.py measures both).
         self._autocast = _cpu_has_fast_bf16()
 
     def embed_batch(self, texts: Sequence[str]) -> np.ndarray:
