@@ -17,6 +17,8 @@ class Filters:
     since: dt.date | None = None
     until: dt.date | None = None
     exclude_rows: frozenset[int] = field(default_factory=frozenset)
+    # The last (index, mask) computed: one request asks for its mask from several rankings.
+    _computed: list = field(default_factory=list, compare=False, repr=False)
 
     def is_empty(self) -> bool:
         return not (self.categories or self.author or self.since or self.until or self.exclude_rows)
@@ -30,6 +32,17 @@ class Filters:
         text is part of one author's name; partial dates count as the first day of their period."""
         if self.is_empty():
             return None
+        if self._computed and self._computed[0] is index:
+            return self._computed[1]
+        allowed = self._compute_mask(index)
+        self._computed[:] = [index, allowed]
+        return allowed
+
+    def restricts(self) -> bool:
+        """True when a filter other than excluded rows applies."""
+        return bool(self.categories or self.author or self.since or self.until)
+
+    def _compute_mask(self, index: PaperIndex) -> np.ndarray:
         allowed = np.ones(len(index), dtype=bool)
         if self.categories:
             in_category = np.zeros(len(index), dtype=bool)

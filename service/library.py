@@ -72,12 +72,9 @@ class _Lookup:
 
     @staticmethod
     @lru_cache(maxsize=4)
-    def _cached(index_id: int, index: PaperIndex) -> "_Lookup":
+    def of(index: PaperIndex) -> "_Lookup":
+        """Built once per loaded index (an index hashes by identity)."""
         return _Lookup(index)
-
-    @classmethod
-    def of(cls, index: PaperIndex) -> "_Lookup":
-        return cls._cached(id(index), index)
 
     @staticmethod
     def _keys(paper: Paper) -> list[str]:

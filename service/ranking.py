@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import Enum
 
@@ -50,21 +51,11 @@ def similar(index: PaperIndex, row: int, k: int, offset: int = 0, filters: Filte
     embeddings and BM25 with the paper's own title and abstract as the query."""
     filters = filters.with_excluded({row})
     wanted = offset + k
-    pool = max(CANDIDATE_POOL, 2 * wanted)
     vector = index.similarity_vectors([row])[0]
-    _, dense_rows = dense_top(index, vector, pool, filters)
     lexical = index.lexical.scores(index.papers[row].text())
-    allowed = filters.mask(index)
-    matching = np.flatnonzero(lexical > 0 if allowed is None else (lexical > 0) & allowed)
-    if allowed is None:
-        matching = matching[matching != row]
-    _, lexical_rows = top_k(lexical[matching], pool, matching)
-    rows = np.union1d(dense_rows, lexical_rows).astype(np.int64)
-    if len(rows) == 0:
-        return []
-    fused = 0.5 * _min_max(index.similarity_vectors(rows) @ vector) + 0.5 * _min_max(lexical[rows])
-    scores, rows = top_k(fused.astype(np.float32), wanted, rows)
-    hits = _hits(scores, rows)[offset:]
+    rows, fused = _fuse(index, lexical, vector, lambda rows: index.similarity_vectors(rows) @ vector,
+                        max(CANDIDATE_POOL, 2 * wanted), filters)
+    hits = _hits(*top_k(fused, wanted, rows))[offset:]
     _explain(index, hits, [row])
     return hits
 
@@ -159,9 +150,7 @@ def _tfidf_top(index: PaperIndex, words: np.ndarray, n: int, filters: Filters) -
         return np.empty(0, np.int64)
     terms = positive[np.argsort(-words[positive])[:PROFILE_TERMS]]
     scores = np.asarray(index.lexical.tfidf_columns[:, terms] @ words[terms], dtype=np.float32).ravel()
-    allowed = filters.mask(index)
-    matching = np.flatnonzero(scores > 0 if allowed is None else (scores > 0) & allowed)
-    return top_k(scores[matching], n, matching)[1]
+    return _positive_top(scores, n, filters.mask(index))[1]
 
 
 def _profile_scores(index: PaperIndex, meaning: np.ndarray, words: np.ndarray, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -206,7 +195,7 @@ def dense_top(index: PaperIndex, vector: np.ndarray, n: int, filters: Filters) -
     vector = np.asarray(vector, dtype=np.float32)
     if filters.is_empty():
         return index.search_dense(vector, n)
-    if not (filters.categories or filters.author or filters.since or filters.until):
+    if not filters.restricts():
         scores, rows = index.search_dense(vector, n + len(filters.exclude_rows))
         keep = np.array([row not in filters.exclude_rows for row in rows], dtype=bool)
         return scores[keep][:n], rows[keep][:n]
@@ -214,10 +203,12 @@ def dense_top(index: PaperIndex, vector: np.ndarray, n: int, filters: Filters) -
 
 
 def _keyword_top(index: PaperIndex, query: str, n: int, filters: Filters) -> tuple[np.ndarray, np.ndarray]:
-    scores = index.lexical.scores(query)
-    allowed = filters.mask(index)
-    matching = scores > 0 if allowed is None else (scores > 0) & allowed
-    rows = np.flatnonzero(matching)
+    return _positive_top(index.lexical.scores(query), n, filters.mask(index))
+
+
+def _positive_top(scores: np.ndarray, n: int, allowed: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
+    """The n best (scores, rows) among rows with a positive score that `allowed` lets through."""
+    rows = np.flatnonzero(scores > 0 if allowed is None else (scores > 0) & allowed)
     return top_k(scores[rows], n, rows)
 
 
@@ -226,27 +217,26 @@ def _hybrid_top(index: PaperIndex, query: str, query_vector: np.ndarray, n: int,
     feedback (Rocchio: towards the mean of the first fused results) and fuses again."""
     pool = max(CANDIDATE_POOL, 2 * n)
     lexical = index.lexical.scores(query)
-    allowed = filters.mask(index)
-    rows, fused = _fuse(index, lexical, query_vector, pool, filters, allowed)
+    rows, fused = _fuse(index, lexical, query_vector, lambda rows: index.dense_scores(query_vector, rows), pool, filters)
     if len(rows) and FEEDBACK_WEIGHT > 0:
         _, feedback = top_k(fused, FEEDBACK_DOCS, rows)
         feedback_vector = _unit(np.asarray(index.vectors[feedback]).mean(axis=0))
         query_vector = _unit(query_vector + FEEDBACK_WEIGHT * feedback_vector)
-        rows, fused = _fuse(index, lexical, query_vector, pool, filters, allowed)
+        rows, fused = _fuse(index, lexical, query_vector, lambda rows: index.dense_scores(query_vector, rows), pool, filters)
     return top_k(fused, n, rows)
 
 
-def _fuse(index: PaperIndex, lexical: np.ndarray, query_vector: np.ndarray, pool: int, filters: Filters,
-          allowed: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
-    """(rows, fused scores) over the union of the dense and BM25 top `pool`: each score min-max
-    normalised over that union, then averaged, so a paper strong in both rankings comes first."""
-    _, dense_rows = dense_top(index, query_vector, pool, filters)
-    matching = np.flatnonzero(lexical > 0 if allowed is None else (lexical > 0) & allowed)
-    _, lexical_rows = top_k(lexical[matching], pool, matching)
+def _fuse(index: PaperIndex, lexical: np.ndarray, vector: np.ndarray, dense_scores: Callable[[np.ndarray], np.ndarray],
+          pool: int, filters: Filters) -> tuple[np.ndarray, np.ndarray]:
+    """(rows, fused scores) over the union of the top `pool` nearest to `vector` and the top
+    `pool` by BM25 score `lexical`: the dense scores (`dense_scores(rows)`) and the BM25 scores,
+    each min-max normalised over that union, then averaged, so a paper strong in both comes first."""
+    _, dense_rows = dense_top(index, vector, pool, filters)
+    _, lexical_rows = _positive_top(lexical, pool, filters.mask(index))
     rows = np.union1d(dense_rows, lexical_rows).astype(np.int64)
     if len(rows) == 0:
         return rows, np.empty(0, np.float32)
-    fused = 0.5 * _min_max(index.dense_scores(query_vector, rows)) + 0.5 * _min_max(lexical[rows])
+    fused = 0.5 * _min_max(dense_scores(rows)) + 0.5 * _min_max(lexical[rows])
     return rows, fused.astype(np.float32)
 
 
