@@ -26,10 +26,14 @@ $(VENV)/.installed: pyproject.toml
 	touch $@
 
 # The browser test drives Debian's Chromium (Playwright's own browser download cannot work offline).
+# The PostgreSQL user-store tests start a throwaway server from Debian's postgresql package.
 test: $(VENV)/.installed
 	command -v chromium >/dev/null || { [ "$$(id -u)" = 0 ] && apt-get update -qq && \
 	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; } || \
 	  echo "chromium not installed: the web page test will be skipped"
+	ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || { [ "$$(id -u)" = 0 ] && apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null; } || \
+	  echo "postgresql not installed: the PostgreSQL user-store tests will be skipped"
 	$(BIN)/python -m pytest tests
 
 bench: $(VENV)/.installed

@@ -45,12 +45,14 @@ def free_port() -> int:
 
 
 def serve(index: Path) -> tuple[subprocess.Popen, str]:
+    """`paperlens serve` on a free loopback port (its request log discarded), once /ready says so."""
     port = free_port()
-    process = subprocess.Popen([*paperlens(), "serve", "--index", str(index), "--port", str(port)])
+    process = subprocess.Popen([*paperlens(), "serve", "--index", str(index), "--port", str(port)],
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     base = f"http://127.0.0.1:{port}"
-    for _ in range(600):
+    for _ in range(1200):
         try:
-            if httpx.get(f"{base}/health").status_code == 200:
+            if httpx.get(f"{base}/ready").status_code == 200:
                 return process, base
         except httpx.TransportError:
             pass

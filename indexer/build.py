@@ -6,6 +6,7 @@ import sys
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -15,8 +16,13 @@ from indexer.errors import IndexNotFound
 from indexer.lexical import LexicalIndex
 from indexer.papers import Paper
 from indexer.readers import read_papers
-from indexer.store import Manifest, load_index, write_index
+from indexer.live import load_live
+from indexer.store import JournalPosition, Manifest, journal_end, write_index
 from models import Encoder
+
+# (text vectors, title vectors) of the papers, in their order; called with a progress callback
+# (papers done). `embed_papers` on this machine; indexer.distributed on a Ray cluster.
+PaperEmbedder = Callable[[list[Paper], Callable[[int], None]], tuple[np.ndarray, np.ndarray]]
 
 
 @dataclass
@@ -61,15 +67,21 @@ def build_index(
     update: bool = False,
     progress: bool | None = None,
     exact_limit: int = EXACT_LIMIT,
+    embed: PaperEmbedder | None = None,
 ) -> BuildSummary:
     """Reads every source first (so bad input fails before anything is written), embeds what is
     new, and writes a new generation atomically. With `update`, the given papers are added to or
-    replace those of the existing index, whose unchanged vectors are reused."""
+    replace those of the existing index, whose unchanged vectors are reused. `embed` replaces the
+    local encoder's work (a cluster's); `encoder` still names the model and its dimension."""
     started = time.perf_counter()
     summary = BuildSummary(index_dir=str(index_dir))
     incoming, summary.read, summary.replaced = read_sources(sources, format)
-    papers, old_vectors = _merge_with_existing(index_dir, incoming, encoder) if update else (list(incoming.values()), {})
-    vectors, title_vectors, summary.embedded, summary.embed_seconds = _embed_missing(papers, old_vectors, encoder, progress)
+    # Changes appended to the live journal after this point are carried into the new generation.
+    position = journal_end(index_dir)
+    papers, old_vectors = list(incoming.values()), {}
+    if update:
+        papers, old_vectors, position = _merge_with_existing(index_dir, incoming, encoder, position)
+    vectors, title_vectors, summary.embedded, summary.embed_seconds = _embed_missing(papers, old_vectors, encoder, progress, embed)
     summary.reused = len(papers) - summary.embedded
     parameters = DenseParameters.for_size(len(papers), exact_limit)
     lexical = LexicalIndex.build([p.title for p in papers], [p.abstract for p in papers])
@@ -78,32 +90,42 @@ def build_index(
     summary.seconds = time.perf_counter() - started
     manifest = Manifest(model=encoder.model_id, dim=encoder.dim, count=len(papers), dense=parameters,
                         build_seconds=round(summary.seconds, 3), sources=[str(s) for s in sources])
-    write_index(index_dir, manifest, papers, vectors, title_vectors, dense, lexical)
+    write_index(index_dir, manifest, papers, vectors, title_vectors, dense, lexical, carry_from=position)
     return summary
 
 
-def _merge_with_existing(index_dir: Path | str, incoming: dict[str, Paper], encoder: Encoder) -> tuple[list[Paper], dict[str, tuple[np.ndarray, np.ndarray]]]:
+def _merge_with_existing(index_dir: Path | str, incoming: dict[str, Paper], encoder: Encoder,
+                         position: JournalPosition | None) -> tuple[list[Paper], dict[str, tuple[np.ndarray, np.ndarray]], JournalPosition | None]:
+    """The live papers (journal applied) with the incoming ones added or replacing them, and the
+    vectors that can be reused."""
     try:
-        existing = load_index(index_dir, mmap=False)
+        existing, position = load_live(index_dir)
     except IndexNotFound:
-        return list(incoming.values()), {}
+        return list(incoming.values()), {}, position
     if existing.manifest.model != encoder.model_id:
         raise IndexNotFound(
             f"index at {index_dir} was built with model {existing.manifest.model!r}, not {encoder.model_id!r}: "
             "rebuild it without --update to change the model"
         )
-    merged = {paper.id: paper for paper in existing.papers}
+    live_rows = sorted(existing.live_ids().values())
+    merged = {existing.papers[row].id: existing.papers[row] for row in live_rows}
     reusable = {}
-    for row, paper in enumerate(existing.papers):
+    for row in live_rows:
+        paper = existing.papers[row]
         new = incoming.get(paper.id)
         if new is None or new.text() == paper.text():
             reusable[paper.id] = (existing.vectors[row], existing.title_vectors[row])
     merged.update(incoming)
-    return list(merged.values()), reusable
+    return list(merged.values()), reusable, position
+
+
+def embed_papers(encoder: Encoder, papers: list[Paper], advance: Callable[[int], None] | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """(text vectors, title vectors) of the papers, in order, embedded here."""
+    return encoder.embed([paper.text() for paper in papers], progress=advance), encoder.embed([paper.title for paper in papers])
 
 
 def _embed_missing(papers: list[Paper], known: dict[str, tuple[np.ndarray, np.ndarray]], encoder: Encoder,
-                   progress: bool | None) -> tuple[np.ndarray, np.ndarray, int, float]:
+                   progress: bool | None, embed: PaperEmbedder | None = None) -> tuple[np.ndarray, np.ndarray, int, float]:
     """(text vectors, title vectors, papers embedded, seconds); known papers keep their vectors."""
     vectors = np.empty((len(papers), encoder.dim), dtype=np.float32)
     title_vectors = np.empty((len(papers), encoder.dim), dtype=np.float32)
@@ -115,9 +137,9 @@ def _embed_missing(papers: list[Paper], known: dict[str, tuple[np.ndarray, np.nd
             missing.append(row)
     started = time.perf_counter()
     if missing:
+        embed = embed or partial(embed_papers, encoder)
         with _progress_bar(len(missing), progress) as advance:
-            vectors[missing] = encoder.embed([papers[row].text() for row in missing], progress=advance)
-        title_vectors[missing] = encoder.embed([papers[row].title for row in missing])
+            vectors[missing], title_vectors[missing] = embed([papers[row] for row in missing], advance)
     return vectors, title_vectors, len(missing), time.perf_counter() - started
 
 

@@ -68,7 +68,8 @@ class LexicalIndex:
     """BM25 with the title counted `title_weight` times; scores for every paper in one sparse product."""
 
     def __init__(self, vocabulary: dict[str, int], weights: sp.csc_matrix, parameters: BM25Parameters,
-                 surface: list[str] | None = None, tfidf: sp.csr_matrix | None = None) -> None:
+                 surface: list[str] | None = None, tfidf: sp.csr_matrix | None = None,
+                 tfidf_model: "TfidfModel | None" = None, average_length: float | None = None) -> None:
         self.vocabulary = vocabulary
         self.weights = weights  # papers x terms, BM25 term weight (idf * saturated tf) per cell
         # papers x terms, unit rows: sublinear tf-idf of the distinctive words (document frequency
@@ -76,35 +77,39 @@ class LexicalIndex:
         self.tfidf = tfidf if tfidf is not None else sp.csr_matrix(weights.shape, dtype=np.float32)
         self.parameters = parameters
         self.surface = surface or sorted(vocabulary, key=vocabulary.__getitem__)  # a readable word per term
+        self.tfidf_model = tfidf_model  # what turns a new paper's text into a tf-idf row
+        self.average_length = average_length  # mean weighted length the BM25 weights were normalised by
         self.tokenize = Tokenizer()
 
     @classmethod
     def build(cls, titles: Sequence[str], abstracts: Sequence[str], parameters: BM25Parameters | None = None) -> "LexicalIndex":
         parameters = parameters or BM25Parameters()
-        tokenize = Tokenizer()
         vocabulary: dict[str, int] = {}
-        rows, cols, counts = [], [], []
-        lengths = np.zeros(len(titles), dtype=np.float32)
-        surface_counts: dict[str, Counter[str]] = {}
-        for row, (title, abstract) in enumerate(zip(titles, abstracts)):
-            weighted: Counter[str] = Counter()
-            for text, weight in ((title, parameters.title_weight), (abstract, 1.0)):
-                for word in tokenize.words(text):
-                    token = tokenize._stem(word)
-                    weighted[token] += weight
-                    surface_counts.setdefault(token, Counter())[word] += 1
-            lengths[row] = sum(weighted.values())
-            for token, count in weighted.items():
-                rows.append(row)
-                cols.append(vocabulary.setdefault(token, len(vocabulary)))
-                counts.append(count)
-        shape = (len(titles), len(vocabulary))
-        tf = sp.csr_matrix((np.asarray(counts, np.float32), (rows, cols)), shape=shape)
-        surface = [""] * len(vocabulary)
-        for token, column in vocabulary.items():
-            surface[column] = surface_counts[token].most_common(1)[0][0]
+        tf, lengths, surface_counts = _term_counts(titles, abstracts, parameters, vocabulary)
+        surface = [surface_counts[token].most_common(1)[0][0] for token in vocabulary]  # in column order
         texts = [f"{title}. {abstract}" for title, abstract in zip(titles, abstracts)]
-        return cls(vocabulary, _bm25_weights(tf, lengths, parameters), parameters, surface, arxiv_sanity_tfidf(texts))
+        tfidf, model = fit_tfidf(texts)
+        average_length = float(lengths.mean()) if len(lengths) else 1.0
+        return cls(vocabulary, _bm25_weights(tf, lengths, parameters), parameters, surface, tfidf, model, average_length)
+
+    def extended(self, titles: Sequence[str], abstracts: Sequence[str]) -> "LexicalIndex":
+        """This index with more papers appended as rows (papers added while serving). Their BM25
+        weights use this index's length normalisation, and document frequencies counting both;
+        words never seen before become new terms. The existing rows are shared, not recomputed."""
+        if not titles:
+            return self
+        vocabulary = dict(self.vocabulary)
+        tf, lengths, surface_counts = _term_counts(titles, abstracts, self.parameters, vocabulary)
+        surface = self.surface + [surface_counts[token].most_common(1)[0][0] for token in list(vocabulary)[len(self.surface):]]
+        base = _with_columns(self.weights.tocsc(), len(vocabulary))
+        frequency = np.diff(base.indptr).astype(np.float32) + np.bincount(tf.indices, minlength=len(vocabulary))
+        average_length = self.average_length or (float(lengths.mean()) if len(lengths) else 1.0)
+        extra = _bm25_weights(tf, lengths, self.parameters, frequency, len(self) + len(titles), average_length)
+        weights = sp.vstack([base, extra], format="csc")
+        texts = [f"{title}. {abstract}" for title, abstract in zip(titles, abstracts)]
+        extra_tfidf = self.tfidf_model.transform(texts) if self.tfidf_model else sp.csr_matrix((len(texts), self.tfidf.shape[1]), dtype=np.float32)
+        tfidf = sp.vstack([self.tfidf, extra_tfidf], format="csr")
+        return LexicalIndex(vocabulary, weights, self.parameters, surface, tfidf, self.tfidf_model, self.average_length)
 
     def __len__(self) -> int:
         return self.weights.shape[0]
@@ -148,10 +153,16 @@ class LexicalIndex:
     def tfidf_columns(self) -> sp.csc_matrix:
         return self.tfidf.tocsc()
 
+    def warm(self) -> None:
+        """Computes the row and column forms now (a writer does, so that no reader waits for them)."""
+        self._rows, self.tfidf_columns  # noqa: B018
+
     def save(self, folder: Path) -> None:
         sp.save_npz(folder / "lexical.npz", self.weights.tocsc(), compressed=False)
         sp.save_npz(folder / "tfidf.npz", self.tfidf.tocsr(), compressed=False)
-        meta = {"parameters": self.parameters.__dict__, "vocabulary": self.vocabulary, "surface": self.surface}
+        meta = {"parameters": self.parameters.__dict__, "vocabulary": self.vocabulary, "surface": self.surface,
+                "average_length": self.average_length,
+                "tfidf": self.tfidf_model.to_dict() if self.tfidf_model else None}
         (folder / "lexical.json").write_text(json.dumps(meta), encoding="utf-8")
 
     @classmethod
@@ -159,31 +170,102 @@ class LexicalIndex:
         meta = json.loads((folder / "lexical.json").read_text(encoding="utf-8"))
         weights = sp.load_npz(folder / "lexical.npz").tocsc()
         tfidf = sp.load_npz(folder / "tfidf.npz").tocsr()
-        return cls(meta["vocabulary"], weights, BM25Parameters(**meta["parameters"]), meta.get("surface"), tfidf)
+        model = TfidfModel.from_dict(meta["tfidf"]) if meta.get("tfidf") else None
+        return cls(meta["vocabulary"], weights, BM25Parameters(**meta["parameters"]), meta.get("surface"), tfidf,
+                   model, meta.get("average_length"))
 
 
-def _bm25_weights(tf: sp.csr_matrix, lengths: np.ndarray, p: BM25Parameters) -> sp.csc_matrix:
-    n = tf.shape[0]
-    document_frequency = np.bincount(tf.indices, minlength=tf.shape[1]).astype(np.float32)
+def _term_counts(titles: Sequence[str], abstracts: Sequence[str], parameters: BM25Parameters,
+                 vocabulary: dict[str, int]) -> tuple[sp.csr_matrix, np.ndarray, dict[str, Counter[str]]]:
+    """(title-weighted term counts, weighted lengths, surface words per term); new terms are added
+    to `vocabulary` in place."""
+    tokenize = Tokenizer()
+    rows, cols, counts = [], [], []
+    lengths = np.zeros(len(titles), dtype=np.float32)
+    surface_counts: dict[str, Counter[str]] = {}
+    for row, (title, abstract) in enumerate(zip(titles, abstracts)):
+        weighted: Counter[str] = Counter()
+        for text, weight in ((title, parameters.title_weight), (abstract, 1.0)):
+            for word in tokenize.words(text):
+                token = tokenize._stem(word)
+                weighted[token] += weight
+                surface_counts.setdefault(token, Counter())[word] += 1
+        lengths[row] = sum(weighted.values())
+        for token, count in weighted.items():
+            rows.append(row)
+            cols.append(vocabulary.setdefault(token, len(vocabulary)))
+            counts.append(count)
+    tf = sp.csr_matrix((np.asarray(counts, np.float32), (rows, cols)), shape=(len(titles), len(vocabulary)))
+    return tf, lengths, surface_counts
+
+
+def _with_columns(matrix: sp.csc_matrix, columns: int) -> sp.csc_matrix:
+    """The same matrix with empty columns appended up to `columns`."""
+    extra = columns - matrix.shape[1]
+    if extra <= 0:
+        return matrix
+    indptr = np.concatenate([matrix.indptr, np.full(extra, matrix.indptr[-1], dtype=matrix.indptr.dtype)])
+    return sp.csc_matrix((matrix.data, matrix.indices, indptr), shape=(matrix.shape[0], columns))
+
+
+def _bm25_weights(tf: sp.csr_matrix, lengths: np.ndarray, p: BM25Parameters, document_frequency: np.ndarray | None = None,
+                  n: int | None = None, average_length: float | None = None) -> sp.csc_matrix:
+    """BM25 weight per cell; corpus statistics from `tf` itself unless given (rows added later)."""
+    n = tf.shape[0] if n is None else n
+    if document_frequency is None:
+        document_frequency = np.bincount(tf.indices, minlength=tf.shape[1]).astype(np.float32)
     idf = np.log1p((n - document_frequency + 0.5) / (document_frequency + 0.5)).astype(np.float32)
-    average_length = float(lengths.mean()) if n else 1.0
+    if average_length is None:
+        average_length = float(lengths.mean()) if tf.shape[0] else 1.0
     tf = tf.tocoo()
     norm = p.k1 * (1 - p.b + p.b * lengths[tf.row] / max(average_length, 1e-9))
     values = idf[tf.col] * tf.data * (p.k1 + 1) / (tf.data + norm)
     return sp.csc_matrix((values.astype(np.float32), (tf.row, tf.col)), shape=tf.shape)
 
 
-def arxiv_sanity_tfidf(texts: Sequence[str], dtype: type = np.float32) -> sp.csr_matrix:
+_TFIDF_WORDS = dict(strip_accents="unicode", lowercase=True, stop_words="english",
+                    token_pattern=r"(?u)\b[a-zA-Z_][a-zA-Z0-9_]+\b", ngram_range=(1, 2))
+
+
+@dataclass
+class TfidfModel:
+    """A fitted tf-idf: its terms (1-2 grams) and their idf, enough to add papers later."""
+
+    terms: list[str]
+    idf: np.ndarray
+
+    def transform(self, texts: Sequence[str]) -> sp.csr_matrix:
+        from sklearn.feature_extraction.text import CountVectorizer
+        from sklearn.preprocessing import normalize
+
+        if not self.terms:
+            return sp.csr_matrix((len(texts), 0), dtype=np.float32)
+        counts = CountVectorizer(vocabulary=self.terms, dtype=np.float32, **_TFIDF_WORDS).transform(texts).tocsr()
+        counts.data = 1.0 + np.log(counts.data)  # sublinear tf, as when fitted
+        return normalize(counts.multiply(self.idf[None, :]).tocsr().astype(np.float32), copy=False)
+
+    def to_dict(self) -> dict:
+        return {"terms": self.terms, "idf": self.idf.tolist()}
+
+    @classmethod
+    def from_dict(cls, record: dict) -> "TfidfModel":
+        return cls(list(record["terms"]), np.asarray(record["idf"], dtype=np.float32))
+
+
+def fit_tfidf(texts: Sequence[str], dtype: type = np.float32) -> tuple[sp.csr_matrix, TfidfModel]:
     """arxiv-sanity's paper representation: unit rows of sublinear tf-idf over unigrams and
     bigrams, keeping words in at most 10% of the papers (and in at least min(5, N/500) of them,
     so typos and one-off tokens do not count), at most 20,000 features."""
     from sklearn.feature_extraction.text import TfidfVectorizer
 
-    vectorizer = TfidfVectorizer(strip_accents="unicode", lowercase=True, stop_words="english",
-                                 token_pattern=r"(?u)\b[a-zA-Z_][a-zA-Z0-9_]+\b", ngram_range=(1, 2),
-                                 max_features=20000, sublinear_tf=True, max_df=0.1,
-                                 min_df=min(5, max(1, len(texts) // 500)), dtype=dtype)
+    vectorizer = TfidfVectorizer(max_features=20000, sublinear_tf=True, max_df=0.1,
+                                 min_df=min(5, max(1, len(texts) // 500)), dtype=dtype, **_TFIDF_WORDS)
     try:
-        return vectorizer.fit_transform(texts).tocsr()
+        matrix = vectorizer.fit_transform(texts).tocsr()
     except ValueError:  # too few papers for any word to pass the document-frequency bounds
-        return sp.csr_matrix((len(texts), 0), dtype=dtype)
+        return sp.csr_matrix((len(texts), 0), dtype=dtype), TfidfModel([], np.zeros(0, np.float32))
+    return matrix, TfidfModel(vectorizer.get_feature_names_out().tolist(), vectorizer.idf_.astype(np.float32))
+
+
+def arxiv_sanity_tfidf(texts: Sequence[str], dtype: type = np.float32) -> sp.csr_matrix:
+    return fit_tfidf(texts, dtype)[0]

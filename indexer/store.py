@@ -7,21 +7,30 @@
     DIR/gen-000007/title-vectors.npy  the same for the titles alone (more-like-this weighs titles up)
     DIR/gen-000007/dense.faiss    the FAISS index over those rows (row number = FAISS id)
     DIR/gen-000007/lexical.*      the BM25 index
+    DIR/gen-000007/journal.jsonl  changes made since the generation was built (papers added,
+                                  replaced or deleted while serving), one fsynced line per batch
+    DIR/.writer.lock              held (flock) by whoever appends to a journal or swaps CURRENT
     DIR/users.sqlite              users' likes (outside the generations: a rebuild keeps them)
 
 A build writes a whole new generation folder, fsyncs it, then swaps CURRENT with os.replace:
 readers see the old index or the new one, never a half-written one, and a crash at any point leaves
-the previous generation live. Older generations are removed after the swap. `shards` in the
+the previous generation live. Older generations are removed after the swap. A generation never
+changes after it is written except by appending to its journal; a build that started from a
+journal position carries the lines appended since into the new generation, under the writer lock,
+so an update acknowledged while a build or compaction ran is never lost. `shards` in the
 manifest lists row ranges and their files, so a large corpus can be split without a new format.
 """
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import shutil
+import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -36,6 +45,10 @@ from indexer.papers import Paper
 FORMAT_VERSION = 1
 _CURRENT = "CURRENT"
 _MANIFEST = "manifest.json"
+_JOURNAL = "journal.jsonl"
+_LOCK = ".writer.lock"
+_THREAD_LOCKS: dict[str, threading.RLock] = {}
+_THREAD_LOCKS_GUARD = threading.Lock()
 
 
 @dataclass
@@ -73,11 +86,22 @@ class StoredIndex:
     title_vectors: np.ndarray
     dense: Any  # faiss.Index
     lexical: LexicalIndex
+    derived: dict[str, Any] = field(default_factory=dict)  # per-row metadata computed once, shared by snapshots
+
+
+@dataclass(frozen=True)
+class JournalPosition:
+    """A point in a generation's journal: everything before `offset` bytes has been applied."""
+
+    generation: str
+    offset: int
 
 
 def write_index(index_dir: Path | str, manifest: Manifest, papers: list[Paper], vectors: np.ndarray,
-                title_vectors: np.ndarray, dense: Any, lexical: LexicalIndex) -> Path:
-    """Writes a new generation and makes it live atomically; returns its folder."""
+                title_vectors: np.ndarray, dense: Any, lexical: LexicalIndex,
+                carry_from: JournalPosition | None = None) -> Path:
+    """Writes a new generation and makes it live atomically; returns its folder. With `carry_from`
+    (where the build read the live index up to), journal lines appended after it are carried over."""
     root = Path(index_dir)
     root.mkdir(parents=True, exist_ok=True)
     generation = root / _next_generation_name(root)
@@ -94,14 +118,109 @@ def write_index(index_dir: Path | str, manifest: Manifest, papers: list[Paper], 
         lexical.save(staging)
         (staging / _MANIFEST).write_text(json.dumps(manifest.to_dict(), indent=2), encoding="utf-8")
         _fsync_folder_files(staging)
-        os.rename(staging, generation)
-        _fsync_path(root)
-        _replace_text(root / _CURRENT, generation.name)
+        with writer_lock(root):
+            if carry_from is not None:
+                _carry_journal(root, carry_from, staging / _JOURNAL)
+            os.rename(staging, generation)
+            _fsync_path(root)
+            _replace_text(root / _CURRENT, generation.name)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
     _remove_old_generations(root, keep=generation.name)
     return generation
+
+
+def _carry_journal(root: Path, position: JournalPosition, target: Path) -> None:
+    live = _live_name(root)
+    if live is None:
+        return
+    if live != position.generation:
+        raise IndexNotFound(f"index at {root} was replaced by another build while this one ran; run it again")
+    source = root / live / _JOURNAL
+    if source.exists() and source.stat().st_size > position.offset:
+        with source.open("rb") as journal, target.open("wb") as out:
+            journal.seek(position.offset)
+            shutil.copyfileobj(journal, out)
+            out.flush()
+            os.fsync(out.fileno())
+
+
+@contextmanager
+def writer_lock(index_dir: Path | str) -> Iterator[None]:
+    """Exclusive right to append to the live journal or swap CURRENT: across processes (flock on
+    DIR/.writer.lock) and across threads of this one."""
+    root = Path(index_dir)
+    root.mkdir(parents=True, exist_ok=True)
+    with _THREAD_LOCKS_GUARD:
+        thread_lock = _THREAD_LOCKS.setdefault(str(root.resolve()), threading.RLock())
+    with thread_lock:
+        with (root / _LOCK).open("a") as handle:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
+
+
+def journal_end(index_dir: Path | str) -> JournalPosition | None:
+    """Where the live generation's journal ends now (None when there is no index)."""
+    root = Path(index_dir)
+    name = _live_name(root)
+    if name is None:
+        return None
+    path = root / name / _JOURNAL
+    return JournalPosition(name, path.stat().st_size if path.exists() else 0)
+
+
+def read_journal(generation: Path, start: int = 0) -> tuple[list[dict[str, Any]], int]:
+    """(batches from byte `start`, the offset after the last whole one). A torn last line (a crash
+    while it was written, so never acknowledged) ends the journal."""
+    path = generation / _JOURNAL
+    if not path.exists():
+        return [], start
+    batches = []
+    offset = start
+    with path.open("rb") as journal:
+        journal.seek(start)
+        for line in journal:
+            if not line.endswith(b"\n"):
+                break
+            try:
+                batches.append(json.loads(line))
+            except ValueError:
+                break
+            offset += len(line)
+    return batches, offset
+
+
+def append_journal(generation: Path, batch: dict[str, Any], expected_end: int) -> int:
+    """Appends one batch as one line and fsyncs it; returns the new end offset. Bytes beyond
+    `expected_end` (a torn line from a crash) are cut first. Call under `writer_lock`."""
+    path = generation / _JOURNAL
+    line = (json.dumps(batch, ensure_ascii=False, separators=(",", ":")) + "\n").encode("utf-8")
+    created = not path.exists()
+    with path.open("ab") as journal:
+        if journal.tell() != expected_end:
+            journal.truncate(expected_end)
+            journal.seek(expected_end)
+        journal.write(line)
+        journal.flush()
+        os.fsync(journal.fileno())
+    if created:
+        _fsync_path(generation)
+    return expected_end + len(line)
+
+
+def generation_name(folder: Path) -> str:
+    return folder.name
+
+
+def _live_name(root: Path) -> str | None:
+    try:
+        return (root / _CURRENT).read_text(encoding="utf-8").strip() or None
+    except (FileNotFoundError, NotADirectoryError):
+        return None
 
 
 def users_database(index_dir: Path | str) -> Path:

@@ -4,21 +4,26 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from contextlib import asynccontextmanager
+import signal
+from contextlib import asynccontextmanager, suppress
 from pathlib import Path
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
+from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import FileResponse, JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from indexer.errors import PaperlensError
+from indexer.store import users_database
 from models import UnknownModel
 from service.engine import SearchEngine
-from indexer.store import users_database
-from service.routes import health, papers, recommendations, search, users
-from service.users import open_user_store
+from service.observability import Metrics, RequestObserver
+from service.operations import Operations
+from service.routes import admin, health, papers, recommendations, search, users
+from service.security import Limits, RateLimiter
 from service.settings import Settings
+from service.users import UserStoreUnavailable, open_user_store
 
 log = logging.getLogger("paperlens")
 STATIC = Path(__file__).parent / "static"
@@ -32,21 +37,35 @@ def create_app(settings: Settings | None = None, engine: SearchEngine | None = N
     @asynccontextmanager
     async def lifespan(app: FastAPI):
         app.state.settings = settings
-        app.state.engine = engine
+        app.state.engine = None
+        app.state.operations = None
         app.state.load_error = None
         app.state.users = open_user_store(settings.users or str(users_database(settings.index_dir)))
-        task = None if engine is not None else asyncio.create_task(_load(app, settings))
+        tasks = [asyncio.create_task(_load(app, settings, engine))]
+        if settings.refresh_seconds > 0:
+            tasks.append(asyncio.create_task(_refresh_periodically(app, settings.refresh_seconds)))
+        with suppress(ValueError, RuntimeError, NotImplementedError):  # only in the main thread
+            asyncio.get_running_loop().add_signal_handler(signal.SIGHUP, lambda: asyncio.ensure_future(_reload(app)))
         yield
-        if task is not None and not task.done():
+        for task in tasks:
             task.cancel()
         app.state.users.close()
 
-    app = FastAPI(title="paperlens", version="0.1.0", lifespan=lifespan,
+    app = FastAPI(title="paperlens", version="0.2.0", lifespan=lifespan,
                   description="Semantic search, more-like-this and recommendations over research papers.")
-    for module in (search, papers, recommendations, users, health):
+    for module in (search, papers, recommendations, users, admin, health):
         app.include_router(module.router)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
+    app.add_exception_handler(UserStoreUnavailable, _user_store_unavailable)
+    app.add_exception_handler(Exception, _unexpected_error)
+    app.state.metrics = Metrics()
+    limiter = RateLimiter(settings.rate_limit, settings.rate_burst) if settings.rate_limit > 0 else None
+    app.add_middleware(Limits, max_body=settings.max_body_bytes, limiter=limiter)
+    if settings.cors_origins:
+        app.add_middleware(CORSMiddleware, allow_origins=settings.cors_origins, allow_methods=["*"],
+                           allow_headers=["*"], expose_headers=["Retry-After"])
+    app.add_middleware(RequestObserver, metrics=app.state.metrics, json_lines=settings.log_format == "json")
 
     @app.get("/", include_in_schema=False)
     def home() -> FileResponse:
@@ -55,13 +74,34 @@ def create_app(settings: Settings | None = None, engine: SearchEngine | None = N
     return app
 
 
-async def _load(app: FastAPI, settings: Settings) -> None:
+async def _load(app: FastAPI, settings: Settings, engine: SearchEngine | None) -> None:
     try:
-        app.state.engine = await asyncio.to_thread(SearchEngine.load, settings.index_dir, settings.query_cache_size)
-        log.info("index loaded: %d papers from %s", len(app.state.engine.index), settings.index_dir)
+        if engine is None:
+            engine = await asyncio.to_thread(SearchEngine.load, settings.index_dir, settings.query_cache_size)
+        app.state.operations = Operations(engine, settings.compact_after) if engine.live is not None else None
+        app.state.engine = engine
+        log.info("index loaded: %d papers from %s", engine.index.live_count, settings.index_dir)
     except (PaperlensError, UnknownModel, OSError, ValueError) as error:
         app.state.load_error = str(error)
         log.error("cannot load index: %s", error)
+
+
+async def _reload(app: FastAPI) -> None:
+    operations = app.state.operations
+    if operations is not None:
+        try:
+            changed = await asyncio.to_thread(operations.reload)
+            log.info("reload: %s", "new index served" if changed else "nothing changed")
+        except (PaperlensError, OSError, ValueError) as error:
+            log.error("reload failed, still serving the previous index: %s", error)
+
+
+async def _refresh_periodically(app: FastAPI, seconds: float) -> None:
+    """Picks up changes other processes made (an offline `paperlens index` or `delete`, another
+    server on the same folder): a stat of the journal every few seconds, a load only on change."""
+    while True:
+        await asyncio.sleep(seconds)
+        await _reload(app)
 
 
 async def _validation_error(request: Request, error: RequestValidationError) -> JSONResponse:
@@ -75,3 +115,15 @@ async def _validation_error(request: Request, error: RequestValidationError) -> 
 
 async def _http_error(request: Request, error: StarletteHTTPException) -> JSONResponse:
     return JSONResponse(status_code=error.status_code, content={"detail": error.detail}, headers=getattr(error, "headers", None))
+
+
+async def _user_store_unavailable(request: Request, error: Exception) -> JSONResponse:
+    log.error("%s", error)  # names the database host: kept out of the answer
+    return JSONResponse(status_code=503, content={"detail": "user store unavailable, try again shortly"},
+                        headers={"Retry-After": "2"})
+
+
+async def _unexpected_error(request: Request, error: Exception) -> JSONResponse:
+    """A bug must not take the answer's shape with it: logged with its trace, answered as JSON."""
+    log.exception("unexpected error on %s %s", request.method, request.url.path)
+    return JSONResponse(status_code=500, content={"detail": "internal error (logged by the server)"})

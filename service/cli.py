@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
+import logging
 import os
 import sys
 from collections.abc import Sequence
@@ -41,13 +42,34 @@ def _parser() -> argparse.ArgumentParser:
     index.add_argument("--update", action="store_true", help="add or replace these papers in the existing index")
     index.add_argument("--batch-size", type=int, default=64)
     index.add_argument("--no-progress", action="store_true")
+    index.add_argument("--ray", default=None, metavar="ADDRESS",
+                       help="embed on the Ray cluster at ADDRESS ('auto': the one this machine belongs to)")
+    index.add_argument("--ray-actors", type=_positive, default=None, metavar="N",
+                       help="encoder actors on the cluster (default: one per GPU, else one per CPU)")
     index.set_defaults(run=_index)
 
-    serve = commands.add_parser("serve", help="serve the HTTP API and web page")
+    serve = commands.add_parser("serve", help="serve the HTTP API and web page",
+                                description="Other settings come from PAPERLENS_* variables (see the README): "
+                                "PAPERLENS_ADMIN_KEY, PAPERLENS_RATE_LIMIT, PAPERLENS_CORS_ORIGINS, ...")
     serve.add_argument("--index", required=True, metavar="DIR")
     serve.add_argument("--host", default=os.environ.get("PAPERLENS_HOST", "127.0.0.1"))
     serve.add_argument("--port", type=int, default=int(os.environ.get("PAPERLENS_PORT", "8000")))
+    serve.add_argument("--users", default=os.environ.get("PAPERLENS_USERS"), metavar="URL",
+                       help="user store: a SQLite path or postgresql://... (default: users.sqlite in the index folder)")
+    serve.add_argument("--ray", default=None, metavar="ADDRESS",
+                       help="serve with Ray Serve on the cluster at ADDRESS ('auto': the one this machine belongs to)")
+    serve.add_argument("--replicas", type=_positive, default=int(os.environ.get("PAPERLENS_REPLICAS", "1")), metavar="N",
+                       help="Ray Serve replicas, each with the whole index (with --ray; default 1)")
     serve.set_defaults(run=_serve)
+
+    delete = commands.add_parser("delete", help="remove papers from an index (served ones pick it up within seconds)")
+    delete.add_argument("paper_ids", nargs="+", metavar="ID")
+    delete.add_argument("--index", required=True, metavar="DIR")
+    delete.set_defaults(run=_delete)
+
+    compact = commands.add_parser("compact", help="fold the changes made since the last build into a new generation")
+    compact.add_argument("--index", required=True, metavar="DIR")
+    compact.set_defaults(run=_compact)
 
     search = commands.add_parser("search", help="papers for a natural-language query")
     search.add_argument("text", metavar="TEXT")
@@ -95,14 +117,35 @@ def _k(value: str) -> int:
     return k
 
 
+def _positive(value: str) -> int:
+    number = int(value)
+    if number < 1:
+        raise argparse.ArgumentTypeError("must be 1 or more")
+    return number
+
+
 def _index(args: argparse.Namespace) -> int:
+    progress = False if args.no_progress else None
+    if args.ray:
+        return _index_on_cluster(args, progress)
+    if args.ray_actors:
+        raise PaperlensError("--ray-actors needs --ray ADDRESS")
     from indexer.build import build_index
     from models import load_encoder
 
     encoder = load_encoder(args.model, batch_size=args.batch_size)
-    progress = False if args.no_progress else None
     summary = build_index(args.sources, args.index, encoder, format=args.format, update=args.update, progress=progress)
     print(summary.line())
+    return 0
+
+
+def _index_on_cluster(args: argparse.Namespace, progress: bool | None) -> int:
+    from indexer.distributed import build_index_on_cluster
+
+    summary, pool = build_index_on_cluster(args.sources, args.index, args.ray, model=args.model, actors=args.ray_actors,
+                                           format=args.format, update=args.update, batch_size=args.batch_size,
+                                           progress=progress)
+    print(f"{summary.line()}; embedded by {pool.describe()} on the Ray cluster at {args.ray}")
     return 0
 
 
@@ -114,9 +157,50 @@ def _serve(args: argparse.Namespace) -> int:
     from service.settings import Settings
 
     manifest = read_manifest(args.index)  # fail here, with one line, rather than serve 503 forever
-    settings = Settings(index_dir=args.index, host=args.host, port=args.port)
-    print(f"paperlens: serving {manifest.count} papers ({manifest.model}) on http://{args.host}:{args.port}", file=sys.stderr, flush=True)
-    uvicorn.run(create_app(settings), host=args.host, port=args.port, log_level="warning")
+    overrides = {"users": args.users} if args.users else {}
+    settings = Settings(index_dir=args.index, host=args.host, port=args.port, **overrides)
+    from indexer.store import users_database
+    from service.users import open_user_store
+
+    open_user_store(settings.users or str(users_database(args.index))).close()  # a bad --users fails here, in one line
+    loopback = args.host in ("127.0.0.1", "localhost", "::1")
+    if not settings.admin_key and not loopback:
+        raise PaperlensError(f"refusing to listen on {args.host} without PAPERLENS_ADMIN_KEY: write calls would be open "
+                             "to the network; set a key, or serve on 127.0.0.1")
+    security = ("write calls need the admin key" if settings.admin_key
+                else "no PAPERLENS_ADMIN_KEY: listening on 127.0.0.1 only, write calls open to local users")
+    print(f"paperlens: serving {manifest.count} papers ({manifest.model}) on http://{args.host}:{args.port} ({security})",
+          file=sys.stderr, flush=True)
+    logging.basicConfig(level=logging.INFO, format="%(message)s", stream=sys.stderr)
+    if args.ray:
+        from service.ray_serve import serve_on_cluster
+
+        serve_on_cluster(settings, args.ray, args.replicas)
+        return 0
+    uvicorn.run(create_app(settings), host=args.host, port=args.port, log_level="warning", access_log=False)
+    return 0
+
+
+def _delete(args: argparse.Namespace) -> int:
+    from indexer.live import LiveIndex
+
+    live = LiveIndex(args.index)
+    unknown = [paper_id for paper_id in args.paper_ids if paper_id not in live.index]
+    if unknown:
+        raise UnknownPaper(unknown[0])
+    index = live.apply(deletes=args.paper_ids)
+    print(f"deleted {len(args.paper_ids)} papers from {args.index}; {index.live_count} remain")
+    return 0
+
+
+def _compact(args: argparse.Namespace) -> int:
+    import time
+
+    from indexer.live import compact
+
+    started = time.perf_counter()
+    papers, dropped = compact(args.index)
+    print(f"compacted {args.index}: {papers} papers, dead rows dropped: {dropped}, in {time.perf_counter() - started:.1f}s")
     return 0
 
 

@@ -14,12 +14,13 @@ from service.users import UserStore
 
 
 def get_engine(request: Request) -> SearchEngine:
+    """The engine over the newest index snapshot, pinned for this request."""
     engine = getattr(request.app.state, "engine", None)
     if engine is None:
         error = getattr(request.app.state, "load_error", None)
         detail = f"index not available: {error}" if error else "index is loading, try again shortly"
         raise HTTPException(status_code=503, detail=detail, headers={"Retry-After": "2"})
-    return engine
+    return engine.current()
 
 
 def get_users(request: Request) -> UserStore:

@@ -27,11 +27,11 @@ class Filters:
         return Filters(self.categories, self.author, self.since, self.until, self.exclude_rows | frozenset(rows))
 
     def mask(self, index: PaperIndex) -> np.ndarray | None:
-        """Rows that pass every filter (None when nothing is filtered). A category matches
+        """Rows that pass every filter and are alive (None when every row passes). A category matches
         case-insensitively and any of several categories passes; an author matches when the
         text is part of one author's name; partial dates count as the first day of their period."""
         if self.is_empty():
-            return None
+            return index.alive
         if self._computed and self._computed[0] is index:
             return self._computed[1]
         allowed = self._compute_mask(index)
@@ -43,7 +43,7 @@ class Filters:
         return bool(self.categories or self.author or self.since or self.until)
 
     def _compute_mask(self, index: PaperIndex) -> np.ndarray:
-        allowed = np.ones(len(index), dtype=bool)
+        allowed = np.ones(len(index), dtype=bool) if index.alive is None else index.alive.copy()
         if self.categories:
             in_category = np.zeros(len(index), dtype=bool)
             for category in self.categories:

@@ -66,6 +66,8 @@ class _Lookup:
         self.rows_by_key: dict[str, int] = {}
         self.rows_by_title: dict[str, int] = {}
         for row, paper in enumerate(index.papers):
+            if not index.is_alive(row):
+                continue
             for key in self._keys(paper):
                 self.rows_by_key.setdefault(key, row)
             self.rows_by_title.setdefault(normalise_title(paper.title), row)

@@ -241,6 +241,8 @@ def _fuse(index: PaperIndex, lexical: np.ndarray, vector: np.ndarray, dense_scor
 
 
 def _min_max(scores: np.ndarray) -> np.ndarray:
+    if scores.size == 0:
+        return scores
     low, high = float(scores.min()), float(scores.max())
     return (scores - low) / (high - low) if high > low else np.zeros_like(scores)
 

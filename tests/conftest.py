@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import os
 import re
 import socket
 import subprocess
@@ -82,24 +83,29 @@ def paperlens_command() -> list[str]:
     return [str(script)] if script.exists() else [sys.executable, "-m", "service.cli"]
 
 
-def start_server(index: Path, port: int | None = None) -> tuple[subprocess.Popen, str]:
-    """A real `paperlens serve` process on loopback, returned once /health answers 200."""
+def start_server(index: Path, port: int | None = None, env: dict[str, str] | None = None,
+                 args: Sequence[str] = ()) -> tuple[subprocess.Popen, str]:
+    """A real `paperlens serve` process on loopback, returned once /ready answers 200. Its output
+    goes to a log file beside the index (`process.log_path`), so a busy server never blocks on a pipe."""
     port = port or free_port()
-    process = subprocess.Popen([*paperlens_command(), "serve", "--index", str(index), "--port", str(port)],
-                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    log_path = Path(index).parent / f"server-{port}.log"
+    log = log_path.open("w")
+    process = subprocess.Popen([*paperlens_command(), "serve", "--index", str(index), "--port", str(port), *args],
+                               stdout=log, stderr=subprocess.STDOUT, text=True, env={**os.environ, **(env or {})})
+    process.log_path = log_path
     base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 90
+    deadline = time.monotonic() + 240  # the model loads in seconds; a machine busy with other work may take longer
     while time.monotonic() < deadline:
         if process.poll() is not None:
-            raise RuntimeError(f"server exited: {process.stdout.read()}")
+            raise RuntimeError(f"server exited: {log_path.read_text()}")
         try:
-            if httpx.get(f"{base}/health", timeout=2).status_code == 200:
+            if httpx.get(f"{base}/ready", timeout=2).status_code == 200:
                 return process, base
         except httpx.TransportError:
             pass
         time.sleep(0.3)
     process.kill()
-    raise RuntimeError("server did not become ready in 90 s")
+    raise RuntimeError(f"server did not become ready in 240 s: {log_path.read_text()[-3000:]}")
 
 
 @pytest.fixture(scope="session")

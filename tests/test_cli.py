@@ -77,3 +77,11 @@ def test_unknown_ids_and_missing_index_are_one_line_errors(cli_index: Path, tmp_
     expect_error(paperlens("similar", "no-such-paper", "--index", cli_index), "no-such-paper")
     expect_error(paperlens("search", "anything", "--index", tmp_path / "nothing-here"), "nothing-here")
     expect_error(paperlens("serve", "--index", tmp_path / "nothing-here", "--port", "8999"), "nothing-here")
+
+
+def test_serve_with_an_unreachable_user_store_is_one_line(seed_index, capsys):
+    from service.cli import main
+    from tests.conftest import free_port
+    assert main(["serve", "--index", str(seed_index), "--users", f"postgresql://ada:s3cret@127.0.0.1:{free_port()}/users"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "postgresql://ada@127.0.0.1" in err and "s3cret" not in err

@@ -212,3 +212,11 @@ def test_openapi_docs_and_web_page_are_served(client: TestClient) -> None:
     assert "/search" in client.get("/openapi.json").json()["paths"]
     page = client.get("/")
     assert page.status_code == 200 and "paperlens" in page.text
+
+
+def test_a_personal_feed_with_diversity_and_nothing_left_to_recommend_is_empty_not_an_error(client, engine) -> None:
+    """Found by fuzzing: diversity re-ranking over an empty candidate list."""
+    liked = engine.index.papers[0].id
+    client.put(f"/users/fuzzed/likes/{liked}")
+    answer = client.get("/users/fuzzed/recommendations", params={"diversity": 0.5, "since": "2100-01-01"})
+    assert answer.status_code == 200 and answer.json()["results"] == []

@@ -1,35 +1,139 @@
-"""Users: the SQLite store, and the user calls of the API over the real seed index."""
+"""Users: both stores (SQLite, and PostgreSQL on a real server), and the user calls of the API over
+the real seed index, against each store; two real servers sharing one PostgreSQL database."""
 
 from __future__ import annotations
 
-import time
+import shutil
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from urllib.parse import quote
 from xml.etree import ElementTree
 
+import httpx
+import psycopg
 import pytest
 from fastapi.testclient import TestClient
 
+from service.app import create_app
 from service.engine import SearchEngine
-from service.users import DISLIKE, LIKE, SEEN, SQLiteUserStore
-from tests.conftest import DATA, id_of
+from service.settings import Settings
+from service.users import DISLIKE, LIKE, SEEN, UserStoreUnavailable, open_user_store
+from tests.conftest import DATA, free_port, id_of, start_server
+from tests.postgres_server import PostgresServer, postgres_server  # noqa: F401 (a fixture)
 from tests.test_service import PRIVACY, SPECULATIVE_DECODING
 
+STORES = ["sqlite", "postgresql"]
 
-def test_the_store_keeps_marks_across_reopening(tmp_path: Path) -> None:
-    store = SQLiteUserStore(tmp_path / "users.sqlite")
+
+def new_store_url(kind: str, request: pytest.FixtureRequest, folder: Path) -> str:
+    """An empty store of that kind: a SQLite file, or a fresh database on the test PostgreSQL server."""
+    if kind == "sqlite":
+        return f"sqlite:///{folder / 'users.sqlite'}"
+    return request.getfixturevalue("postgres_server").new_database()
+
+
+@pytest.fixture(params=STORES)
+def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    return new_store_url(request.param, request, tmp_path)
+
+
+@pytest.fixture(scope="module", params=STORES)
+def client(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory, seed_index: Path,
+           engine: SearchEngine):
+    """Overrides the shared client here: the user calls below run once over each store."""
+    url = new_store_url(request.param, request, tmp_path_factory.mktemp("users"))
+    with TestClient(create_app(Settings(index_dir=seed_index, users=url), engine=engine)) as test_client:
+        yield test_client
+
+
+def test_the_store_keeps_marks_across_reopening(store_url: str) -> None:
+    store = open_user_store(store_url)
     assert store.mark("ada", ["p1", "p2", "p1"], LIKE) == 2
     store.mark("ada", ["p3"], DISLIKE)
     store.mark("ada", ["p3"], LIKE)  # liking a disliked paper undoes the dislike
     store.mark("ada", ["p9"], SEEN)
     store.mark("bob", ["p1"], LIKE)
     store.close()
-    reopened = SQLiteUserStore(tmp_path / "users.sqlite")
+    reopened = open_user_store(store_url)
     record = reopened.get("ada")
     assert (record.likes, record.dislikes, record.seen) == (["p1", "p2", "p3"], [], ["p9"])
     assert reopened.unmark("ada", "p2", LIKE) and not reopened.unmark("ada", "p2", LIKE)
     assert reopened.delete("ada") == 3
     assert reopened.get("ada").likes == [] and reopened.get("bob").likes == ["p1"]
+    reopened.close()
+
+
+def test_marks_keep_the_order_they_were_made_in(store_url: str) -> None:
+    store = open_user_store(store_url)
+    store.mark("ada", ["z", "a", "m"], LIKE)
+    store.mark("ada", ["b"], LIKE)
+    store.mark("ada", ["a"], DISLIKE)
+    store.mark("ada", ["a"], LIKE)  # liked again: now the newest like
+    assert store.get("ada").likes == ["z", "m", "b", "a"]
+    store.close()
+
+
+def test_tokens_are_kept_replaced_cleared_and_erased_with_the_user(store_url: str) -> None:
+    store = open_user_store(store_url)
+    assert store.token_hash("ada") is None
+    store.set_token("ada", "hash-1")
+    store.set_token("bob", "hash-b")
+    store.set_token("ada", "hash-2")  # a new token replaces the old one
+    store.close()
+    store = open_user_store(store_url)
+    assert (store.token_hash("ada"), store.token_hash("bob")) == ("hash-2", "hash-b")
+    store.set_token("bob", None)
+    assert store.token_hash("bob") is None and store.token_hash("ada") == "hash-2"
+    store.mark("ada", ["p1"], LIKE)
+    assert store.delete("ada") == 1 and store.token_hash("ada") is None
+    store.close()
+
+
+def test_concurrent_writers_lose_no_mark(store_url: str) -> None:
+    store = open_user_store(store_url)
+    writers = [threading.Thread(target=lambda n=n: [store.mark("ada", [f"w{n}-{i}"], LIKE) for i in range(25)])
+               for n in range(8)]
+    for writer in writers:
+        writer.start()
+    for writer in writers:
+        writer.join()
+    likes = store.get("ada").likes
+    assert len(likes) == 200 and all(likes.index(f"w3-{i}") < likes.index(f"w3-{i + 1}") for i in range(24))
+    store.close()
+
+
+def test_an_unreachable_database_is_one_line_naming_it_without_the_password(postgres_server: PostgresServer) -> None:
+    unknown = f"postgresql://paperlens:s3cret@127.0.0.1:{postgres_server.port}/no_such_database"
+    closed = f"postgres://ada:s3cret@127.0.0.1:{free_port()}/users?password=s3cret&connect_timeout=5"
+    for url, shown, reason in ((unknown, f"postgresql://paperlens@127.0.0.1:{postgres_server.port}/no_such_database", "does not exist"),
+                               (closed, "postgres://ada@127.0.0.1:", "refused")):
+        with pytest.raises(UserStoreUnavailable) as error:
+            open_user_store(url)
+        message = str(error.value)
+        assert shown in message and reason in message and "s3cret" not in message and "\n" not in message
+    with pytest.raises(UserStoreUnavailable, match="unsupported user store mysql://ada@db/users"):
+        open_user_store("mysql://ada:s3cret@db/users")
+
+
+def test_a_role_that_cannot_create_the_tables_is_one_line(postgres_server: PostgresServer) -> None:
+    database = postgres_server.new_database().rpartition("/")[2]
+    with psycopg.connect(postgres_server.url(), autocommit=True) as admin:
+        admin.execute("CREATE ROLE reader LOGIN")
+    with pytest.raises(UserStoreUnavailable) as error:
+        open_user_store(f"postgresql://reader@127.0.0.1:{postgres_server.port}/{database}")
+    assert "permission denied" in str(error.value) and "\n" not in str(error.value)
+
+
+def test_the_store_reconnects_after_a_database_restart(postgres_server: PostgresServer) -> None:
+    url = postgres_server.new_database()
+    store = open_user_store(url)
+    store.mark("ada", ["p1"], LIKE)
+    postgres_server.restart()
+    with pytest.raises(UserStoreUnavailable, match=url):  # the dropped connection is reported ...
+        store.get("ada")
+    assert store.get("ada").likes == ["p1"]  # ... and replaced on the next call, the like kept
+    store.close()
 
 
 def like(client: TestClient, user: str, paper_id: str, kind: str = "likes") -> dict:
@@ -134,3 +238,33 @@ def test_bad_libraries_are_422_and_change_nothing(client: TestClient) -> None:
         response = client.post("/users/careful/import", content=content)
         assert response.status_code == 422, (content, response.text)
     assert client.get("/users/careful").json()["likes"] == []
+
+
+def test_two_servers_share_likes_through_one_postgresql_database(postgres_server: PostgresServer, seed_index: Path,
+                                                                  engine: SearchEngine, tmp_path: Path) -> None:
+    url = postgres_server.new_database()
+    folders = [tmp_path / name / "index" for name in ("a", "b")]
+    for folder in folders:  # a folder each: the database is all the two servers share
+        shutil.copytree(seed_index, folder, symlinks=True, ignore=shutil.ignore_patterns("users.sqlite*", ".writer.lock"))
+    with ThreadPoolExecutor(len(folders)) as pool:
+        starting = [pool.submit(start_server, folder, args=["--users", url]) for folder in folders]
+    started = [future.result() for future in starting if future.exception() is None]
+    try:
+        (_, a), (_, b) = [future.result() for future in starting]  # or why a server did not start
+        first, second = id_of(engine, SPECULATIVE_DECODING[0]), id_of(engine, SPECULATIVE_DECODING[1])
+        assert httpx.put(f"{a}/users/ada/likes/{quote(first, safe='')}").status_code == 200
+        assert httpx.put(f"{b}/users/ada/likes/{quote(second, safe='')}").status_code == 200
+        assert httpx.get(f"{b}/users/ada").json()["likes"] == [first, second]
+        assert httpx.get(f"{a}/users/ada").json()["likes"] == [first, second]
+        results = httpx.get(f"{b}/users/ada/recommendations", params={"k": 5}).json()["results"]
+        assert results and any(p["title"].startswith(tuple(SPECULATIVE_DECODING)) for p in results), results
+        assert all(p["id"] not in (first, second) and set(p["because"]) <= {first, second} for p in results)
+        unwanted = results[0]["id"]
+        assert httpx.put(f"{b}/users/ada/dislikes/{quote(unwanted, safe='')}").status_code == 200
+        again = httpx.get(f"{a}/users/ada/recommendations", params={"k": 5}).json()["results"]
+        assert unwanted not in [p["id"] for p in again]
+        assert not any((folder / "users.sqlite").exists() for folder in folders)
+    finally:
+        for process, _ in started:
+            process.terminate()
+            process.wait(timeout=20)

@@ -5,19 +5,25 @@ import time
 from typing import Annotated
 from xml.etree import ElementTree
 
-from fastapi import APIRouter, HTTPException, Path, Query, Request, Response
+from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request, Response
 
 from indexer.errors import BadRecord
 from service import library
 from service.deps import K, Engine, ListFilters, Offset, Users
 from service.routes.papers import paper_list, row_or_404
 from service.schemas import ImportResults, UserOut, UserRecommendations
+from service.security import is_admin, new_token, require_user, token_hash
 from service.users import DISLIKE, LIKE, SEEN, recommend_for_user
-
-router = APIRouter(tags=["users"])
 
 UserName = Annotated[str, Path(pattern=r"^[A-Za-z0-9][A-Za-z0-9._@-]{0,63}$",
                                description="user name: letters, digits, . _ @ - (at most 64)")]
+
+
+def _authorized(request: Request, user: UserName) -> None:
+    require_user(request, user)
+
+
+router = APIRouter(tags=["users"], dependencies=[Depends(_authorized)])
 MAX_IMPORT_BYTES = 10 * 1024 * 1024
 MAX_SEEN_BATCH = 10_000
 
@@ -38,6 +44,20 @@ def get_user(user: UserName, users: Users) -> UserOut:
 def delete_user(user: UserName, users: Users) -> dict:
     """Erases everything stored about the user."""
     return {"user": user, "deleted": users.delete(user)}
+
+
+@router.post("/users/{user}/token")
+def issue_token(user: UserName, request: Request, users: Users) -> dict:
+    """A new token for the user (any previous one stops working); shown once, stored hashed.
+    From then on the user's calls need `Authorization: Bearer TOKEN` (or the admin key). With an
+    admin key configured, only the admin or the user (with the current token) may ask."""
+    settings = request.app.state.settings
+    if settings.admin_key and users.token_hash(user) is None and not is_admin(request):
+        raise HTTPException(status_code=401, detail="issuing a user's first token needs the admin key",
+                            headers={"WWW-Authenticate": "Bearer"})
+    token = new_token()
+    users.set_token(user, token_hash(token))
+    return {"user": user, "token": token}
 
 
 def _marking_routes(kind: str, plural: str) -> None:
