@@ -85,3 +85,10 @@ def test_serve_with_an_unreachable_user_store_is_one_line(seed_index, capsys):
     assert main(["serve", "--index", str(seed_index), "--users", f"postgresql://ada:s3cret@127.0.0.1:{free_port()}/users"]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "postgresql://ada@127.0.0.1" in err and "s3cret" not in err
+
+
+def test_serve_refuses_the_network_without_an_admin_key(seed_index, capsys, monkeypatch):
+    from service.cli import main
+    monkeypatch.delenv("PAPERLENS_ADMIN_KEY", raising=False)
+    assert main(["serve", "--index", str(seed_index), "--host", "0.0.0.0"]) == 2
+    assert "without PAPERLENS_ADMIN_KEY" in capsys.readouterr().err
