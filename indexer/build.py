@@ -4,25 +4,32 @@ from __future__ import annotations
 
 import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
 
 import numpy as np
 
+from indexer.checkpoints import EmbeddingCheckpoints
 from indexer.dense import EXACT_LIMIT, DenseParameters, build_dense
 from indexer.errors import IndexNotFound
 from indexer.lexical import LexicalIndex
 from indexer.papers import Paper
 from indexer.readers import read_papers
 from indexer.live import load_live
-from indexer.store import JournalPosition, Manifest, journal_end, write_index
+from indexer.store import JournalPosition, Manifest, embedding_checkpoints, journal_end, write_index
 from models import Encoder
 
 # (text vectors, title vectors) of the papers, in their order; called with a progress callback
 # (papers done). `embed_papers` on this machine; indexer.distributed on a Ray cluster.
 PaperEmbedder = Callable[[list[Paper], Callable[[int], None]], tuple[np.ndarray, np.ndarray]]
+
+# Papers embedded between two checkpoints on this machine: an interruption loses at most this much
+# work (under two minutes on two cores), and memory for texts and activations is bounded by it.
+CHUNK_PAPERS = 1024
+# Without a terminal (a log, a pipe, a scheduler), a progress line is written at most this often.
+PROGRESS_LINE_SECONDS = 30.0
 
 
 @dataclass
@@ -32,6 +39,7 @@ class BuildSummary:
     replaced: int = 0  # records whose id repeated an earlier one (the later record wins)
     embedded: int = 0  # papers whose text was embedded in this run
     reused: int = 0  # papers whose vectors came unchanged from the existing index (--update)
+    resumed: int = 0  # papers whose vectors came from the checkpoints of an interrupted build
     papers: int = 0  # papers in the index now
     seconds: float = 0.0
     embed_seconds: float = 0.0
@@ -42,8 +50,11 @@ class BuildSummary:
         return (
             f"indexed {self.papers} papers into {self.index_dir} in {self.seconds:.1f}s "
             f"({self.read} records read, {self.replaced} repeated ids replaced, {self.embedded} embedded "
-            f"at {rate:.0f} papers/s, {self.reused} reused; dense index: {self.dense.get('type')})"
+            f"at {rate:.0f} papers/s, {self.reused} reused{self._resumed_part()}; dense index: {self.dense.get('type')})"
         )
+
+    def _resumed_part(self) -> str:
+        return f", {self.resumed} resumed from an interrupted build" if self.resumed else ""
 
 
 def read_sources(sources: Sequence[str], format: str | None = None) -> tuple[dict[str, Paper], int, int]:
@@ -68,11 +79,16 @@ def build_index(
     progress: bool | None = None,
     exact_limit: int = EXACT_LIMIT,
     embed: PaperEmbedder | None = None,
+    chunk_papers: int | None = None,
 ) -> BuildSummary:
     """Reads every source first (so bad input fails before anything is written), embeds what is
     new, and writes a new generation atomically. With `update`, the given papers are added to or
     replace those of the existing index, whose unchanged vectors are reused. `embed` replaces the
-    local encoder's work (a cluster's); `encoder` still names the model and its dimension."""
+    local encoder's work (a cluster's); `encoder` still names the model and its dimension.
+
+    Embedding goes chunk by chunk (`chunk_papers`; CHUNK_PAPERS here, one chunk for an `embed`
+    unless given), each checkpointed in the index folder: a build that is interrupted and run
+    again embeds only the chunks it had not finished. The checkpoints go once the index is written."""
     started = time.perf_counter()
     summary = BuildSummary(index_dir=str(index_dir))
     incoming, summary.read, summary.replaced = read_sources(sources, format)
@@ -81,8 +97,12 @@ def build_index(
     papers, old_vectors = list(incoming.values()), {}
     if update:
         papers, old_vectors, position = _merge_with_existing(index_dir, incoming, encoder, position)
-    vectors, title_vectors, summary.embedded, summary.embed_seconds = _embed_missing(papers, old_vectors, encoder, progress, embed)
-    summary.reused = len(papers) - summary.embedded
+    checkpoints = EmbeddingCheckpoints(embedding_checkpoints(index_dir), encoder.model_id, encoder.dim)
+    chunk = chunk_papers or (CHUNK_PAPERS if embed is None else None)
+    embedding = _embed_missing(papers, old_vectors, encoder, progress, embed, checkpoints, chunk)
+    vectors, title_vectors = embedding.vectors, embedding.title_vectors
+    summary.embedded, summary.resumed, summary.embed_seconds = embedding.embedded, embedding.resumed, embedding.seconds
+    summary.reused = len(papers) - summary.embedded - summary.resumed
     parameters = DenseParameters.for_size(len(papers), exact_limit)
     lexical = LexicalIndex.build([p.title for p in papers], [p.abstract for p in papers])
     dense = build_dense(vectors, parameters)
@@ -91,6 +111,7 @@ def build_index(
     manifest = Manifest(model=encoder.model_id, dim=encoder.dim, count=len(papers), dense=parameters,
                         build_seconds=round(summary.seconds, 3), sources=[str(s) for s in sources])
     write_index(index_dir, manifest, papers, vectors, title_vectors, dense, lexical, carry_from=position)
+    checkpoints.clear()
     return summary
 
 
@@ -124,36 +145,108 @@ def embed_papers(encoder: Encoder, papers: list[Paper], advance: Callable[[int],
     return encoder.embed([paper.text() for paper in papers], progress=advance), encoder.embed([paper.title for paper in papers])
 
 
+@dataclass
+class _Embedding:
+    vectors: np.ndarray
+    title_vectors: np.ndarray
+    embedded: int = 0  # papers embedded in this run
+    resumed: int = 0  # papers taken from checkpoints
+    seconds: float = 0.0
+
+
 def _embed_missing(papers: list[Paper], known: dict[str, tuple[np.ndarray, np.ndarray]], encoder: Encoder,
-                   progress: bool | None, embed: PaperEmbedder | None = None) -> tuple[np.ndarray, np.ndarray, int, float]:
-    """(text vectors, title vectors, papers embedded, seconds); known papers keep their vectors."""
-    vectors = np.empty((len(papers), encoder.dim), dtype=np.float32)
-    title_vectors = np.empty((len(papers), encoder.dim), dtype=np.float32)
+                   progress: bool | None, embed: PaperEmbedder | None, checkpoints: EmbeddingCheckpoints,
+                   chunk: int | None) -> _Embedding:
+    """Vectors for every paper: known papers keep theirs, checkpointed chunks are loaded, the rest
+    is embedded chunk by chunk and checkpointed."""
+    result = _Embedding(np.empty((len(papers), encoder.dim), dtype=np.float32),
+                        np.empty((len(papers), encoder.dim), dtype=np.float32))
     missing = []
     for row, paper in enumerate(papers):
         if paper.id in known:
-            vectors[row], title_vectors[row] = known[paper.id]
+            result.vectors[row], result.title_vectors[row] = known[paper.id]
         else:
             missing.append(row)
     started = time.perf_counter()
+    todo = _take_checkpointed(papers, missing, chunk or len(missing), checkpoints, result)
+    embed = embed or partial(embed_papers, encoder)
     if missing:
-        embed = embed or partial(embed_papers, encoder)
-        with _progress_bar(len(missing), progress) as advance:
-            vectors[missing], title_vectors[missing] = embed([papers[row] for row in missing], advance)
-    return vectors, title_vectors, len(missing), time.perf_counter() - started
+        with _Progress(len(missing), result.resumed, progress) as report:
+            for rows, key in todo:
+                stored = embed([papers[row] for row in rows], report.advance)
+                checkpoints.save(key, *stored)
+                result.vectors[rows], result.title_vectors[rows] = stored
+                result.embedded += len(rows)
+    result.seconds = time.perf_counter() - started
+    return result
 
 
-class _progress_bar:
-    """A tqdm bar on a terminal (stderr), nothing otherwise."""
+def _take_checkpointed(papers: list[Paper], missing: list[int], chunk: int, checkpoints: EmbeddingCheckpoints,
+                       result: _Embedding) -> list[tuple[list[int], str]]:
+    """Fills in the chunks an earlier, interrupted build finished; returns (rows, key) of the others."""
+    todo = []
+    for rows in _chunks(missing, chunk):
+        key = checkpoints.key([papers[row] for row in rows])
+        stored = checkpoints.load(key, len(rows))
+        if stored is None:
+            todo.append((rows, key))
+        else:
+            result.vectors[rows], result.title_vectors[rows] = stored
+            result.resumed += len(rows)
+    return todo
 
-    def __init__(self, total: int, enabled: bool | None) -> None:
+
+def _chunks(rows: list[int], size: int) -> Iterator[list[int]]:
+    for start in range(0, len(rows), max(1, size)):
+        yield rows[start:start + size]
+
+
+class _Progress:
+    """Embedding progress on stderr, with the rate and the time left: a tqdm bar on a terminal (or
+    when asked for), else one line every PROGRESS_LINE_SECONDS and at the end, which a log keeps
+    readable; nothing when `enabled` is False. Papers resumed from checkpoints count as done, not
+    towards the rate."""
+
+    def __init__(self, total: int, resumed: int, enabled: bool | None) -> None:
         from tqdm import tqdm
 
-        show = sys.stderr.isatty() if enabled is None else enabled
-        self._bar = tqdm(total=total, unit="paper", desc="embedding", disable=not show, file=sys.stderr)
+        bar = enabled is True or (enabled is None and sys.stderr.isatty())
+        self._lines = enabled is None and not bar
+        self._bar = tqdm(total=total, initial=resumed, unit="paper", desc="embedding", disable=not bar, file=sys.stderr)
+        self._total, self._done, self._embedded = total, resumed, 0
+        self._started = self._last_line = time.perf_counter()
+        if self._lines and resumed:
+            print(f"embedding: {resumed} of {total} papers taken from the checkpoints of an interrupted build",
+                  file=sys.stderr, flush=True)
+        if self._lines and total > resumed:
+            self._line()
 
-    def __enter__(self) -> Callable[[int], None]:
-        return self._bar.update
+    def __enter__(self) -> "_Progress":
+        return self
 
     def __exit__(self, *exc: object) -> None:
         self._bar.close()
+        if self._lines and exc[0] is None and self._embedded:
+            self._line()
+
+    def advance(self, count: int) -> None:
+        self._done += count
+        self._embedded += count
+        self._bar.update(count)
+        if self._lines and time.perf_counter() - self._last_line >= PROGRESS_LINE_SECONDS:
+            self._line()
+
+    def _line(self) -> None:
+        self._last_line = now = time.perf_counter()
+        line = f"embedding: {self._done}/{self._total} papers ({100 * self._done / self._total:.0f}%)"
+        if self._embedded:
+            rate = self._embedded / (now - self._started)
+            line += f", {rate:.1f} papers/s, {_duration((self._total - self._done) / rate)} left"
+        print(line, file=sys.stderr, flush=True)
+
+
+def _duration(seconds: float) -> str:
+    seconds = int(round(seconds))
+    hours, rest = divmod(seconds, 3600)
+    minutes, seconds = divmod(rest, 60)
+    return f"{hours}h{minutes:02d}m" if hours else f"{minutes}m{seconds:02d}s" if minutes else f"{seconds}s"

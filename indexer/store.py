@@ -24,6 +24,7 @@ manifest lists row ranges and their files, so a large corpus can be split withou
 from __future__ import annotations
 
 import fcntl
+import gc
 import json
 import os
 import shutil
@@ -36,6 +37,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import orjson
 
 from indexer.dense import DenseParameters, load_dense, parameters_from_dict, parameters_to_dict, save_dense
 from indexer.errors import IndexNotFound
@@ -228,6 +230,12 @@ def users_database(index_dir: Path | str) -> Path:
     return Path(index_dir) / "users.sqlite"
 
 
+def embedding_checkpoints(index_dir: Path | str) -> Path:
+    """Where a build keeps its embedded chunks until its generation is written: beside the
+    generations, so that they outlive a failed or killed build (write_index leaves them alone)."""
+    return Path(index_dir) / ".embedding-checkpoints"
+
+
 def read_manifest(index_dir: Path | str) -> Manifest:
     return Manifest.from_dict(json.loads((live_generation(index_dir) / _MANIFEST).read_text(encoding="utf-8")))
 
@@ -249,9 +257,11 @@ def load_index(index_dir: Path | str, mmap: bool = True) -> StoredIndex:
     manifest = Manifest.from_dict(json.loads((folder / _MANIFEST).read_text(encoding="utf-8")))
     if manifest.format_version > FORMAT_VERSION:
         raise IndexNotFound(f"index at {index_dir} has format {manifest.format_version}; this paperlens reads up to {FORMAT_VERSION}")
-    papers = list(_read_papers(folder / "papers.jsonl"))
-    vectors = np.load(folder / "vectors.npy", mmap_mode="r" if mmap else None)
-    title_vectors = np.load(folder / "title-vectors.npy", mmap_mode="r" if mmap else None)
+    with _collection_paused():  # every paper record survives: collecting while they are made only rescans them
+        papers = list(_read_papers(folder / "papers.jsonl"))
+    # Plain arrays over the mapped files: indexing an np.memmap runs Python code on every request.
+    vectors = np.asarray(np.load(folder / "vectors.npy", mmap_mode="r" if mmap else None))
+    title_vectors = np.asarray(np.load(folder / "title-vectors.npy", mmap_mode="r" if mmap else None))
     dense = load_dense(folder / "dense.faiss", manifest.dense)
     lexical = LexicalIndex.load(folder)
     return StoredIndex(folder, manifest, papers, vectors, title_vectors, dense, lexical)
@@ -264,9 +274,27 @@ def _write_papers(path: Path, papers: Iterable[Paper]) -> None:
 
 
 def _read_papers(path: Path) -> Iterable[Paper]:
-    with path.open(encoding="utf-8") as lines:
+    with path.open("rb") as lines:
         for line in lines:
-            yield Paper.from_dict(json.loads(line))
+            yield Paper.from_dict(_json_line(line))
+
+
+def _json_line(line: bytes) -> Any:
+    try:
+        return orjson.loads(line)  # a few times faster than json: the whole start-up on a large index
+    except orjson.JSONDecodeError:  # what json may have written and orjson refuses (NaN, integers over 64 bits)
+        return json.loads(line)
+
+
+@contextmanager
+def _collection_paused() -> Iterator[None]:
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
 
 
 def _next_generation_name(root: Path) -> str:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from functools import lru_cache
 from pathlib import Path
 
@@ -24,6 +24,7 @@ class Encoder(ABC):
     model_id: str
     dim: int
     batch_size: int = 32
+    numerics: str = "float32"  # what the arithmetic runs in, for benchmarks and logs
 
     @abstractmethod
     def embed_batch(self, texts: Sequence[str]) -> np.ndarray:
@@ -75,9 +76,11 @@ class SentenceTransformerEncoder(Encoder):
             ) from error
         dimension = getattr(self._model, "get_embedding_dimension", None) or self._model.get_sentence_embedding_dimension
         self.dim = int(dimension())
-        # bf16 matmuls run on AMX/AVX-512-BF16 units about twice as fast as fp32 here, with
-        # embeddings within cosine 0.9999 of fp32 (benchmarks/encoder_speed.py measures both).
+        # bf16 matmuls on AMX / AVX-512-BF16 units ran 1.75x faster than fp32 on a Sapphire Rapids
+        # host, within cosine 0.9999 of fp32. Without those units (AVX2 only) bf16 is emulated and a
+        # matmul runs 7x slower than fp32, so fp32 stays (benchmarks/encoder_speed.py measures).
         self._autocast = _cpu_has_fast_bf16()
+        self.numerics = "bfloat16 autocast" if self._autocast else "float32"
 
     def embed_batch(self, texts: Sequence[str]) -> np.ndarray:
         with self._torch.inference_mode(), self._torch.autocast("cpu", dtype=self._torch.bfloat16, enabled=self._autocast):
@@ -117,15 +120,3 @@ def load_encoder(name_or_path: str | None = None, batch_size: int = 64) -> Encod
     os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
     model_id, path = resolve_model_path(name_or_path)
     return SentenceTransformerEncoder(model_id, path, batch_size=batch_size)
-
-
-def embed_iter(encoder: Encoder, texts: Iterable[str], chunk: int = 1024) -> Iterator[np.ndarray]:
-    """Streams embeddings chunk by chunk, so memory is bounded by the chunk, not the corpus."""
-    buffer: list[str] = []
-    for text in texts:
-        buffer.append(text)
-        if len(buffer) == chunk:
-            yield encoder.embed(buffer)
-            buffer = []
-    if buffer:
-        yield encoder.embed(buffer)

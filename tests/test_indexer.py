@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 import json
+import re
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from indexer import store
+from indexer import build, store
 from indexer.build import build_index
 from indexer.errors import BadRecord, IndexNotFound, UnknownPaper
 from indexer.lexical import LexicalIndex
 from indexer.paper_index import PaperIndex
+from models import Encoder
 from tests.conftest import SEED_PAPERS, HashingEncoder
 
 
@@ -121,3 +124,91 @@ def test_bm25_weights_titles_above_abstracts() -> None:
     assert scores[0] > scores[1] > 0
     assert lexical.scores("neural network")[0] > 0  # stemming: "networks" matches "network"
     assert not lexical.scores("the of and").any()
+
+
+class CountingEncoder(Encoder):
+    """Wraps an encoder, counts the texts it embeds, and dies (as on Ctrl-C) once `die_after` texts
+    have been embedded."""
+
+    def __init__(self, inner: Encoder, die_after: int | None = None) -> None:
+        self.inner, self.die_after, self.texts = inner, die_after, 0
+        self.model_id, self.dim, self.batch_size = inner.model_id, inner.dim, inner.batch_size
+
+    def embed_batch(self, texts: Sequence[str]) -> np.ndarray:
+        if self.die_after is not None and self.texts + len(texts) > self.die_after:
+            raise KeyboardInterrupt
+        self.texts += len(texts)
+        return self.inner.embed_batch(texts)
+
+
+def test_an_interrupted_build_resumes_without_embedding_finished_chunks_again(tmp_path: Path) -> None:
+    build_index([str(write_jsonl(tmp_path / "old.jsonl", RECORDS))], tmp_path / "index", HashingEncoder(), progress=False)
+    # 40 papers in chunks of 16: the build dies in the third chunk, after two (texts and titles) are done.
+    dying = CountingEncoder(HashingEncoder(), die_after=2 * 16 * 2)
+    with pytest.raises(KeyboardInterrupt):
+        build_index([str(SEED_PAPERS)], tmp_path / "index", dying, progress=False, chunk_papers=16)
+    assert [p.id for p in PaperIndex.load(tmp_path / "index").papers] == ["p1", "p2", "p3"]  # still the old index
+
+    again = CountingEncoder(HashingEncoder())
+    summary = build_index([str(SEED_PAPERS)], tmp_path / "index", again, progress=False, chunk_papers=16)
+    assert (summary.embedded, summary.resumed, summary.papers) == (8, 32, 40)
+    assert again.texts == 8 * 2  # the last 8 papers' texts and titles, nothing before them
+    assert "32 resumed from an interrupted build" in summary.line()
+    resumed = PaperIndex.load(tmp_path / "index")
+    build_index([str(SEED_PAPERS)], tmp_path / "fresh", HashingEncoder(), progress=False)
+    fresh = PaperIndex.load(tmp_path / "fresh")
+    assert np.array_equal(resumed.vectors, fresh.vectors) and np.array_equal(resumed.title_vectors, fresh.title_vectors)
+    assert [p.id for p in resumed.papers] == [p.id for p in fresh.papers]
+    assert not list((tmp_path / "index").glob("*checkpoint*"))  # the checkpoints go once the index is written
+
+
+def test_resuming_with_the_real_model_gives_the_vectors_of_an_uninterrupted_build(tmp_path: Path, encoder: Encoder) -> None:
+    source = write_jsonl(tmp_path / "papers.jsonl", [*RECORDS, {"id": "p4", "title": "Dense retrieval", "abstract": "Dual encoders."}])
+    with pytest.raises(KeyboardInterrupt):  # dies in the second chunk of two papers
+        build_index([str(source)], tmp_path / "index", CountingEncoder(encoder, die_after=2 * 2), progress=False, chunk_papers=2)
+    again = CountingEncoder(encoder)
+    summary = build_index([str(source)], tmp_path / "index", again, progress=False, chunk_papers=2)
+    assert (summary.embedded, summary.resumed, again.texts) == (2, 2, 2 * 2)
+    build_index([str(source)], tmp_path / "fresh", encoder, progress=False, chunk_papers=2)
+    resumed, fresh = PaperIndex.load(tmp_path / "index"), PaperIndex.load(tmp_path / "fresh")
+    assert np.allclose(resumed.vectors, fresh.vectors, atol=1e-6)
+    assert np.allclose(resumed.title_vectors, fresh.title_vectors, atol=1e-6)
+
+
+def test_a_resumed_build_embeds_again_only_the_chunk_whose_text_changed(tmp_path: Path) -> None:
+    records = [json.loads(line) for line in SEED_PAPERS.read_text(encoding="utf-8").splitlines()]
+    source = write_jsonl(tmp_path / "papers.jsonl", records)
+    with pytest.raises(KeyboardInterrupt):
+        build_index([str(source)], tmp_path / "index", CountingEncoder(HashingEncoder(), die_after=2 * 16 * 2),
+                    progress=False, chunk_papers=16)
+    records[3]["abstract"] = "A corrected abstract."  # in the first chunk
+    write_jsonl(source, records)
+    again = CountingEncoder(HashingEncoder())
+    summary = build_index([str(source)], tmp_path / "index", again, progress=False, chunk_papers=16)
+    assert (summary.embedded, summary.resumed) == (16 + 8, 16)
+    index = PaperIndex.load(tmp_path / "index")
+    expected = HashingEncoder().embed([index.papers[3].text()])[0]
+    assert np.allclose(index.vectors[3], expected)
+
+
+def test_progress_without_a_terminal_is_lines_with_rate_and_time_left(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(build, "PROGRESS_LINE_SECONDS", 0.0)  # a line at every batch instead of every 30 s
+    with pytest.raises(KeyboardInterrupt):
+        build_index([str(SEED_PAPERS)], tmp_path / "index", CountingEncoder(HashingEncoder(), die_after=16 * 2),
+                    progress=None, chunk_papers=16)
+    capsys.readouterr()
+    build_index([str(SEED_PAPERS)], tmp_path / "index", HashingEncoder(), progress=None, chunk_papers=16)
+    err = capsys.readouterr().err
+    assert "\r" not in err  # no bar drawn into a log
+    lines = err.splitlines()
+    assert lines[0] == "embedding: 16 of 40 papers taken from the checkpoints of an interrupted build"
+    assert lines[1] == "embedding: 16/40 papers (40%)"
+    progress = re.compile(r"embedding: (\d+)/40 papers \(\d+%\), [\d.]+ papers/s, (\d+h\d\dm|\d+m\d\ds|\d+s) left")
+    done = [int(progress.fullmatch(line).group(1)) for line in lines[2:]]
+    assert done == sorted(done) and done[-1] == 40 and len(done) >= 2
+
+
+def test_no_progress_means_nothing_on_stderr(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    build_index([str(SEED_PAPERS)], tmp_path / "index", HashingEncoder(), progress=False, chunk_papers=16)
+    assert capsys.readouterr().err == ""
