@@ -1,5 +1,7 @@
-"""Approximate (IVF) search against exact search on an index's own vectors: recall@10 and
-ms/query for the parameters `DenseParameters.for_size` chooses, and nprobe around them.
+"""Approximate search against exact search on an index's own vectors: recall@10 and ms/query of
+both approximate types `DenseParameters.for_size` chooses between ("ivf" on float32 vectors,
+"ivf_pq" on compressed codes, forced here whatever the index's size), at their nprobe and around it.
+benchmarks/scale.py does the same at 10k to 10M rows on synthetic vectors.
 
     .venv/bin/python benchmarks/ann_recall.py var/index [--queries 500]
 """
@@ -12,7 +14,7 @@ import time
 import faiss
 import numpy as np
 
-from indexer.dense import DenseParameters, build_dense
+from indexer.dense import DenseParameters, build_dense, set_search_parameters
 from indexer.paper_index import PaperIndex
 
 
@@ -32,18 +34,19 @@ def main() -> None:
     started = time.perf_counter()
     _, truth = exact.search(queries, 10)
     exact_ms = (time.perf_counter() - started) * 1000 / len(queries)
-    parameters = DenseParameters.for_size(len(vectors), exact_limit=0)
-    ivf = build_dense(vectors, parameters)
     print(f"data: {len(vectors)} vectors of {args.index}; {len(queries)} noisy paper vectors as queries; {faiss.omp_get_max_threads()} threads")
     print(f"exact (flat):                 1.000 recall@10  {exact_ms:6.3f} ms/query")
-    for nprobe in sorted({max(1, parameters.nprobe // 4), parameters.nprobe // 2, parameters.nprobe, parameters.nprobe * 2}):
-        faiss.extract_index_ivf(ivf).nprobe = nprobe
-        started = time.perf_counter()
-        _, found = ivf.search(queries, 10)
-        ms = (time.perf_counter() - started) * 1000 / len(queries)
-        recall = np.mean([len(set(f) & set(t)) / 10 for f, t in zip(found, truth)])
-        chosen = " (chosen)" if nprobe == parameters.nprobe else ""
-        print(f"IVF nlist {parameters.nlist} nprobe {nprobe:3d}:   {recall:.3f} recall@10  {ms:6.3f} ms/query{chosen}")
+    for compress_limit in (len(vectors), 0):
+        parameters = DenseParameters.for_size(len(vectors), exact_limit=0, compress_limit=compress_limit)
+        index = build_dense(vectors, parameters)
+        for nprobe in sorted({max(1, parameters.nprobe // 4), parameters.nprobe // 2, parameters.nprobe, parameters.nprobe * 2}):
+            set_search_parameters(index, parameters.with_nprobe(nprobe))
+            started = time.perf_counter()
+            _, found = index.search(queries, 10)
+            ms = (time.perf_counter() - started) * 1000 / len(queries)
+            recall = np.mean([len(set(f) & set(t)) / 10 for f, t in zip(found, truth)])
+            chosen = " (chosen)" if nprobe == parameters.nprobe else ""
+            print(f"{parameters.type:<6} nlist {parameters.nlist} nprobe {nprobe:3d}:   {recall:.3f} recall@10  {ms:6.3f} ms/query{chosen}")
 
 
 if __name__ == "__main__":
