@@ -1,10 +1,12 @@
-"""Indexing throughput and API latency on the bundled corpus (issue 2's figures).
+"""Indexing throughput, start-up time and API latency on the bundled corpus (issue 2's figures).
 
 Builds the index of `data/` with `paperlens index` (timed), serves it with `paperlens serve` on
-loopback, and times 200 calls each of /search, /papers/{id}/similar and POST /recommendations
-from one client. Prints papers/s and p50/p95/p99 in ms, with the data it ran on.
+loopback (timed from the command's start to the first 200 from /ready, `--starts` times), and
+times 200 calls each of /search, /papers/{id}/similar and POST /recommendations (`--liked`
+papers liked) from one client. Prints papers/s, seconds to ready and p50/p95/p99 in ms, with the
+data it ran on. `--reuse --index DIR` times an existing index instead of building one.
 
-    .venv/bin/python benchmarks/index_and_latency.py [--index var/bench-index] [--reuse]
+    .venv/bin/python benchmarks/index_and_latency.py [--index var/bench-index] [--reuse] [--liked 20] [--starts 3]
 """
 
 from __future__ import annotations
@@ -46,17 +48,28 @@ def free_port() -> int:
 
 def serve(index: Path) -> tuple[subprocess.Popen, str]:
     """`paperlens serve` on a free loopback port (its request log discarded), once /ready says so."""
+    process, base, _ = serve_timed(index)
+    return process, base
+
+
+def serve_timed(index: Path, timeout: float = 120) -> tuple[subprocess.Popen, str, float]:
+    """`serve`, and the seconds from starting the command to the first 200 from /ready."""
     port = free_port()
+    started = time.perf_counter()
     process = subprocess.Popen([*paperlens(), "serve", "--index", str(index), "--port", str(port)],
                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     base = f"http://127.0.0.1:{port}"
-    for _ in range(1200):
-        try:
-            if httpx.get(f"{base}/ready").status_code == 200:
-                return process, base
-        except httpx.TransportError:
-            pass
-        time.sleep(0.1)
+    with httpx.Client(base_url=base, timeout=5) as http:
+        while time.perf_counter() - started < timeout:
+            try:
+                if http.get("/ready").status_code == 200:
+                    return process, base, time.perf_counter() - started
+            except httpx.TransportError:
+                pass
+            if process.poll() is not None:
+                raise RuntimeError(f"paperlens serve exited with code {process.returncode}")
+            time.sleep(0.02)
+    process.terminate()
     raise RuntimeError("server did not start")
 
 
@@ -77,16 +90,29 @@ def main() -> None:
     parser.add_argument("--index", type=Path, default=None)
     parser.add_argument("--reuse", action="store_true", help="time the calls on an existing index, skip the build")
     parser.add_argument("--calls", type=int, default=200)
+    parser.add_argument("--liked", type=int, default=5, help="liked papers per recommendations call")
+    parser.add_argument("--starts", type=int, default=1, help="server starts timed (the last one is used for the calls)")
     args = parser.parse_args()
     index = args.index or Path(tempfile.mkdtemp()) / "index"
     if not args.reuse:
         seconds = build(index)
     manifest = json.loads((index / (index / "CURRENT").read_text().strip() / "manifest.json").read_text())
     count = manifest["count"]
-    print(f"data: {', '.join(p.name for p in CORPUS)} -> {count} papers; model {manifest['model']}; dense index {manifest['dense']['type']}")
+    sources = CORPUS if not args.reuse else map(Path, manifest.get("sources") or ["?"])
+    print(f"data: {', '.join(p.name for p in sources)} -> {count} papers in {index}; model {manifest['model']}; "
+          f"dense index {manifest['dense']['type']}")
     if not args.reuse:
         print(f"paperlens index: {seconds:.1f} s end to end = {count / seconds:.1f} papers/s (model load, reading, embedding, BM25, FAISS, write)")
-    process, base = serve(index)
+    ready = []
+    for _ in range(args.starts - 1):
+        process, _, seconds = serve_timed(index)
+        ready.append(seconds)
+        process.terminate()
+        process.wait()
+    process, base, seconds = serve_timed(index)
+    ready.append(seconds)
+    print(f"paperlens serve -> first 200 from /ready: {', '.join(f'{s:.2f}' for s in ready)} s "
+          f"(median {statistics.median(ready):.2f} s, {len(ready)} starts)")
     try:
         papers = [json.loads(line) for line in (index / (index / "CURRENT").read_text().strip() / "papers.jsonl").open()]
         rng = random.Random(7)
@@ -96,13 +122,15 @@ def main() -> None:
         with httpx.Client(base_url=base, timeout=30) as http:
             for q in ("warm up", "the model"):
                 http.get("/search", params={"q": q})
+            http.get(f"/papers/{quote(papers[0]['id'], safe='')}/similar")
+            http.post("/recommendations", json={"liked": [p["id"] for p in papers[1 : 1 + args.liked]]})
             search = [timed(lambda: http.get("/search", params={"q": q, "k": 10})) for q in queries]
             similar = [timed(lambda: http.get(f"/papers/{quote(p['id'], safe='')}/similar", params={"k": 10})) for p in sample]
-            liked = [[p["id"] for p in rng.sample(papers, 5)] for _ in sample]
+            liked = [[p["id"] for p in rng.sample(papers, args.liked)] for _ in sample]
             recommend = [timed(lambda: http.post("/recommendations", json={"liked": ids, "k": 10})) for ids in liked]
         print(f"GET  /search (hybrid)        {percentiles(search)}")
         print(f"GET  /papers/{{id}}/similar    {percentiles(similar)}")
-        print(f"POST /recommendations (5 liked) {percentiles(recommend)}")
+        print(f"POST /recommendations ({args.liked} liked) {percentiles(recommend)}")
     finally:
         process.terminate()
         process.wait()

@@ -66,12 +66,13 @@ async def client(base: str, papers: list[dict], seed: int, until: float, latenci
             latencies[name].append((time.perf_counter() - started) * 1000)
 
 
-async def run(base: str, papers: list[dict], clients: int, seconds: float) -> tuple[dict, list, float]:
+async def run(base: str, papers: list[dict], clients: int, seconds: float, first_seed: int = 0) -> tuple[dict, list, float]:
     latencies: dict[str, list[float]] = defaultdict(list)
     errors: list[str] = []
     started = time.perf_counter()
     until = started + seconds
-    await asyncio.gather(*(client(base, papers, seed, until, latencies, errors) for seed in range(clients)))
+    seeds = range(first_seed, first_seed + clients)
+    await asyncio.gather(*(client(base, papers, seed, until, latencies, errors) for seed in seeds))
     return latencies, errors, time.perf_counter() - started
 
 
@@ -92,7 +93,8 @@ def main() -> None:
     papers = live_papers(args.index)
     process, base = (None, args.url) if args.url else serve(args.index)
     try:
-        asyncio.run(run(base, papers, args.clients, 3))  # warm-up, not counted
+        # Warm-up, not counted, with other seeds: the measured queries must not be in the query cache.
+        asyncio.run(run(base, papers, args.clients, 3, first_seed=1_000_000))
         latencies, errors, elapsed = asyncio.run(run(base, papers, args.clients, args.seconds))
     finally:
         if process is not None:

@@ -140,7 +140,8 @@ class PaperIndex:
     # snapshot of the generation), extended by the rows added since.
     @property
     def _centre(self) -> np.ndarray:
-        return self._stored_part("centre", lambda: np.asarray(self.stored.vectors, dtype=np.float64).mean(axis=0).astype(np.float32))
+        # Summed in float64 chunk by chunk, not through a float64 copy of every vector (same result).
+        return self._stored_part("centre", lambda: np.asarray(self.stored.vectors).mean(axis=0, dtype=np.float64).astype(np.float32))
 
     @cached_property
     def _centred_inverse_norms(self) -> np.ndarray:

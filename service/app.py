@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
+import os
 import signal
 from contextlib import asynccontextmanager, suppress
 from pathlib import Path
@@ -13,6 +15,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import FileResponse, JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from threadpoolctl import threadpool_limits
 
 from indexer.errors import PaperlensError
 from indexer.store import users_database
@@ -74,10 +77,22 @@ def create_app(settings: Settings | None = None, engine: SearchEngine | None = N
     return app
 
 
+def one_core_per_computation() -> None:
+    """Requests are answered side by side, and the query encoder batches them: splitting one
+    request's small matrix products or one encoder batch over the cores only makes threads wait
+    for each other (OpenMP threads spin while they wait, taking the core another request needs).
+    OMP_NUM_THREADS reaches torch, which the encoder imports later; the user's own value wins.
+    `paperlens serve` calls it first thing; it is not for a process that also indexes (tests)."""
+    threads = os.environ.setdefault("OMP_NUM_THREADS", "1")
+    if threads.isdigit():
+        threadpool_limits(int(threads), user_api="blas")
+
+
 async def _load(app: FastAPI, settings: Settings, engine: SearchEngine | None) -> None:
     try:
         if engine is None:
             engine = await asyncio.to_thread(SearchEngine.load, settings.index_dir, settings.query_cache_size)
+            gc.freeze()  # the index's objects live as long as the process: no collection need scan them again
         app.state.operations = Operations(engine, settings.compact_after) if engine.live is not None else None
         app.state.engine = engine
         log.info("index loaded: %d papers from %s", engine.index.live_count, settings.index_dir)

@@ -177,6 +177,9 @@ def _serve(args: argparse.Namespace) -> int:
 
         serve_on_cluster(settings, args.ray, args.replicas)
         return 0
+    from service.app import one_core_per_computation
+
+    one_core_per_computation()
     uvicorn.run(create_app(settings), host=args.host, port=args.port, log_level="warning", access_log=False)
     return 0
 

@@ -1,21 +1,31 @@
 """What the service holds in memory: the live index, its encoder and a cache of query vectors.
 
 `SearchEngine` is what a request works with: one index snapshot (pinned for the whole request,
-so rows mean the same paper from start to end), the encoder and the shared query cache.
+so rows mean the same paper from start to end), the encoder and the shared query cache; queries
+that miss the cache are encoded in batches with the other requests' (`QueryBatcher`).
 `engine.current()` is the engine over the newest snapshot after changes or a reload.
 """
 
 from __future__ import annotations
 
+import asyncio
+import os
+import queue
 import threading
 from collections import OrderedDict
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
+from typing import Any, TypeVar
 
 import numpy as np
 
 from indexer.live import LiveIndex
 from indexer.paper_index import PaperIndex
+from indexer.store import read_manifest
 from models import Encoder, load_encoder
+
+T = TypeVar("T")
 
 
 class QueryCache:
@@ -41,31 +51,116 @@ class QueryCache:
                 self._vectors.popitem(last=False)
 
 
+class QueryBatcher:
+    """Encodes queries on one thread, in batches: the queries that arrive while the model works on
+    a batch go together in the next. One query alone waits for nothing; under concurrent load the
+    model runs once for many queries (per query, a batch of 8 costs half of one query alone), and
+    requests do not fight over the cores with a model run each. The thread ends when idle."""
+
+    def __init__(self, encoder: Encoder, max_batch: int = 64, idle_seconds: float = 30.0) -> None:
+        self.encoder = encoder
+        self.max_batch = max_batch
+        self.idle_seconds = idle_seconds
+        self._queue: queue.SimpleQueue[tuple[str, Future]] = queue.SimpleQueue()
+        self._guard = threading.Lock()  # the worker starts and ends under it
+        self._worker: threading.Thread | None = None
+
+    def submit(self, text: str) -> Future:
+        """The text's vector, when its batch is done."""
+        answer: Future = Future()
+        with self._guard:
+            self._queue.put((text, answer))
+            if self._worker is None:
+                self._worker = threading.Thread(target=self._run, name="query-encoder", daemon=True)
+                self._worker.start()
+        return answer
+
+    def _run(self) -> None:
+        while True:
+            try:
+                batch = [self._queue.get(timeout=self.idle_seconds)]
+            except queue.Empty:
+                with self._guard:
+                    if self._queue.empty():
+                        self._worker = None
+                        return
+                continue
+            while len(batch) < self.max_batch:
+                try:
+                    batch.append(self._queue.get_nowait())
+                except queue.Empty:
+                    break
+            self._answer(batch)
+
+    def _answer(self, batch: list[tuple[str, Future]]) -> None:
+        texts = list(dict.fromkeys(text for text, _ in batch))
+        try:
+            vectors = dict(zip(texts, self.encoder.embed(texts)))
+        except Exception:  # one bad query must not fail the others: each alone, its own answer
+            for text, answer in batch:
+                try:
+                    answer.set_result(self.encoder.embed([text])[0])
+                except Exception as error:
+                    answer.set_exception(error)
+            return
+        for text, answer in batch:
+            answer.set_result(vectors[text])
+
+
 class SearchEngine:
     def __init__(self, index: PaperIndex, encoder: Encoder, cache: QueryCache | int = 4096,
-                 live: LiveIndex | None = None) -> None:
+                 live: LiveIndex | None = None, batcher: QueryBatcher | None = None,
+                 workers: ThreadPoolExecutor | None = None) -> None:
         self.index = index
         self.encoder = encoder
         self.cache = cache if isinstance(cache, QueryCache) else QueryCache(cache)
         self.live = live
+        self.batcher = batcher if batcher is not None and batcher.encoder is encoder else QueryBatcher(encoder)
+        # Rankings run here, first come first served, as many at once as there are cores: more
+        # threads would only take turns holding the interpreter, and the last in line waits longest.
+        self.workers = workers or ThreadPoolExecutor(len(os.sched_getaffinity(0)), thread_name_prefix="ranking")
 
     @classmethod
     def load(cls, index_dir: Path | str, cache_size: int = 4096, encoder: Encoder | None = None) -> "SearchEngine":
-        live = LiveIndex(index_dir)
-        encoder = encoder if encoder is not None and encoder.model_id == live.index.manifest.model else None
-        return cls(live.index, encoder or load_encoder(live.index.manifest.model), cache_size, live)
+        """The index and its model, loaded side by side: the model's start-up (torch and its kin
+        import for seconds) waits on files and libraries as much as the index does."""
+        model = read_manifest(index_dir).model
+        loading = ThreadPoolExecutor(1, thread_name_prefix="load-encoder")
+        try:
+            pending = None if encoder is not None and encoder.model_id == model else loading.submit(load_encoder, model)
+            live = LiveIndex(index_dir)
+            encoder = encoder if pending is None else pending.result()
+        finally:
+            loading.shutdown(wait=False, cancel_futures=True)
+        if live.index.manifest.model != model:  # rebuilt with another model while this loaded
+            encoder = load_encoder(live.index.manifest.model)
+        return cls(live.index, encoder, cache_size, live)
 
     def current(self) -> "SearchEngine":
         """The engine over the newest snapshot (this one when nothing changed)."""
         if self.live is None or self.live.index is self.index:
             return self
-        return SearchEngine(self.live.index, self.encoder, self.cache, self.live)
+        return SearchEngine(self.live.index, self.encoder, self.cache, self.live, self.batcher, self.workers)
 
-    def embed_query(self, text: str) -> np.ndarray:
-        """The query's vector; repeated queries (paging, popular searches) skip the model."""
+    def query_vector(self, text: str) -> Future:
+        """The query's vector, when ready; repeated queries (paging, popular searches) skip the model."""
         cached = self.cache.get(text)
         if cached is not None:
-            return cached
-        vector = self.encoder.embed([text])[0]
-        self.cache.put(text, vector)
-        return vector
+            done: Future = Future()
+            done.set_result(cached)
+            return done
+        pending = self.batcher.submit(text)
+
+        def remember(answer: Future) -> None:
+            if answer.exception() is None:
+                self.cache.put(text, answer.result())
+
+        pending.add_done_callback(remember)
+        return pending
+
+    def embed_query(self, text: str) -> np.ndarray:
+        return self.query_vector(text).result()
+
+    async def compute(self, function: Callable[..., T], *args: Any) -> T:
+        """`function(*args)` on the ranking workers, awaited."""
+        return await asyncio.wrap_future(self.workers.submit(function, *args))

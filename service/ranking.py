@@ -102,15 +102,18 @@ def _interests(index: PaperIndex, liked: list[int]) -> np.ndarray:
     vectors = index.centred(liked)
     labels = np.empty(len(liked), dtype=np.int64)
     sums: list[np.ndarray] = []
+    units: list[np.ndarray] = []  # _unit(sums[i]), recomputed only when that sum changes
     for i, vector in enumerate(vectors):
-        closeness = [float(vector @ _unit(total)) for total in sums]
+        closeness = [float(vector @ unit) for unit in units]
         best = int(np.argmax(closeness)) if closeness else -1
         if best >= 0 and closeness[best] >= INTEREST_SIMILARITY:
             labels[i] = best
             sums[best] = sums[best] + vector
+            units[best] = _unit(sums[best])
         else:
             labels[i] = len(sums)
             sums.append(vector.copy())
+            units.append(_unit(vector))
     return labels
 
 
@@ -121,16 +124,16 @@ def _cover_interests(index: PaperIndex, scores: np.ndarray, rows: np.ndarray, li
     labels = _interests(index, liked)
     if labels.max() == 0 or len(rows) <= page:
         return scores, rows
-    closest = labels[np.argmax(index.centred(rows) @ index.centred(liked).T, axis=1)]
+    closest = labels[np.argmax(index.centred(rows) @ index.centred(liked).T, axis=1)].tolist()  # ints: fast to compare
     order = list(range(len(rows)))
     sizes = np.bincount(labels)
-    for interest in np.argsort(-sizes, kind="stable")[: max(1, page // 3)]:
+    for interest in np.argsort(-sizes, kind="stable")[: max(1, page // 3)].tolist():
         on_page = {closest[i] for i in order[:page]}
         if interest in on_page:
             continue
-        later = [position for position in range(page, len(order)) if closest[order[position]] == interest]
-        if later:
-            order.insert(page - 1, order.pop(later[0]))
+        later = next((position for position in range(page, len(order)) if closest[order[position]] == interest), None)
+        if later is not None:
+            order.insert(page - 1, order.pop(later))
     return scores[order], rows[order]
 
 
@@ -217,22 +220,25 @@ def _hybrid_top(index: PaperIndex, query: str, query_vector: np.ndarray, n: int,
     feedback (Rocchio: towards the mean of the first fused results) and fuses again."""
     pool = max(CANDIDATE_POOL, 2 * n)
     lexical = index.lexical.scores(query)
-    rows, fused = _fuse(index, lexical, query_vector, lambda rows: index.dense_scores(query_vector, rows), pool, filters)
+    _, lexical_rows = _positive_top(lexical, pool, filters.mask(index))  # the same for both passes
+    rows, fused = _fuse(index, lexical, query_vector, lambda rows: index.dense_scores(query_vector, rows), pool, filters, lexical_rows)
     if len(rows) and FEEDBACK_WEIGHT > 0:
         _, feedback = top_k(fused, FEEDBACK_DOCS, rows)
         feedback_vector = _unit(np.asarray(index.vectors[feedback]).mean(axis=0))
         query_vector = _unit(query_vector + FEEDBACK_WEIGHT * feedback_vector)
-        rows, fused = _fuse(index, lexical, query_vector, lambda rows: index.dense_scores(query_vector, rows), pool, filters)
+        rows, fused = _fuse(index, lexical, query_vector, lambda rows: index.dense_scores(query_vector, rows), pool, filters, lexical_rows)
     return top_k(fused, n, rows)
 
 
 def _fuse(index: PaperIndex, lexical: np.ndarray, vector: np.ndarray, dense_scores: Callable[[np.ndarray], np.ndarray],
-          pool: int, filters: Filters) -> tuple[np.ndarray, np.ndarray]:
+          pool: int, filters: Filters, lexical_rows: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     """(rows, fused scores) over the union of the top `pool` nearest to `vector` and the top
-    `pool` by BM25 score `lexical`: the dense scores (`dense_scores(rows)`) and the BM25 scores,
-    each min-max normalised over that union, then averaged, so a paper strong in both comes first."""
+    `pool` by BM25 score `lexical` (`lexical_rows`, when the caller has them): the dense scores
+    (`dense_scores(rows)`) and the BM25 scores, each min-max normalised over that union, then
+    averaged, so a paper strong in both comes first."""
     _, dense_rows = dense_top(index, vector, pool, filters)
-    _, lexical_rows = _positive_top(lexical, pool, filters.mask(index))
+    if lexical_rows is None:
+        _, lexical_rows = _positive_top(lexical, pool, filters.mask(index))
     rows = np.union1d(dense_rows, lexical_rows).astype(np.int64)
     if len(rows) == 0:
         return rows, np.empty(0, np.float32)

@@ -26,10 +26,10 @@ def row_or_404(engine: SearchEngine, paper_id: str) -> int:
 # Ids may contain slashes (DOIs): the `path` converter takes them whole. The similar route comes
 # first so that ".../similar" is not read as part of an id.
 @router.get("/papers/{paper_id:path}/similar", response_model=SimilarResults)
-def similar(engine: Engine, paper_id: str, filters: ListFilters, k: K = 10, offset: Offset = 0) -> SimilarResults:
+async def similar(engine: Engine, paper_id: str, filters: ListFilters, k: K = 10, offset: Offset = 0) -> SimilarResults:
     """"More like this": the nearest papers, never the paper itself."""
     row = row_or_404(engine, paper_id)
-    hits = ranking.similar(engine.index, row, k, offset, filters)
+    hits = await engine.compute(ranking.similar, engine.index, row, k, offset, filters)
     return SimilarResults(results=paper_list(engine, hits), k=k, offset=offset, paper_id=paper_id)
 
 

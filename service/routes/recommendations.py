@@ -12,7 +12,7 @@ router = APIRouter(tags=["recommendations"])
 
 
 @router.post("/recommendations", response_model=RecommendationResults)
-def recommendations(engine: Engine, body: RecommendationRequest) -> RecommendationResults:
+async def recommendations(engine: Engine, body: RecommendationRequest) -> RecommendationResults:
     """Papers for someone who liked / disliked these. Unknown ids are ignored and listed in
     `unknown_ids`; 404 only when no liked id is known. With `candidates`, ranks exactly those."""
     index = engine.index
@@ -24,5 +24,5 @@ def recommendations(engine: Engine, body: RecommendationRequest) -> Recommendati
     candidates = None if body.candidates is None else index.rows_of(body.candidates)[0]
     _, unknown = index.rows_of([*body.liked, *body.disliked, *(body.candidates or [])])
     filters = Filters(tuple(c for c in body.category if c), body.author, body.since, body.until)
-    hits = ranking.recommend(index, liked, disliked, body.k, body.offset, filters, candidates)
+    hits = await engine.compute(ranking.recommend, index, liked, disliked, body.k, body.offset, filters, candidates)
     return RecommendationResults(results=paper_list(engine, hits), k=body.k, offset=body.offset, unknown_ids=unknown)

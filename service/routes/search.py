@@ -1,9 +1,9 @@
 from __future__ import annotations
 
+import asyncio
 from typing import Annotated
 
 from fastapi import APIRouter, Query
-from fastapi.concurrency import run_in_threadpool
 
 from service import ranking
 from service.deps import K, Engine, ListFilters, Offset
@@ -25,10 +25,6 @@ async def search(
 ) -> SearchResults:
     """Papers for a natural-language query: `hybrid` fuses BM25 and embeddings, `semantic` uses
     embeddings only, `keyword` BM25 only."""
-
-    def answer() -> list[ranking.Hit]:
-        vector = engine.embed_query(q) if mode is not SearchMode.keyword else None
-        return ranking.search(engine.index, q, vector, k, offset, mode, filters)
-
-    hits = await run_in_threadpool(answer)
+    vector = await asyncio.wrap_future(engine.query_vector(q)) if mode is not SearchMode.keyword else None
+    hits = await engine.compute(ranking.search, engine.index, q, vector, k, offset, mode, filters)
     return SearchResults(results=paper_list(engine, hits), k=k, offset=offset, query=q, mode=mode.value)
