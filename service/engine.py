@@ -23,7 +23,7 @@ import numpy as np
 from indexer.live import LiveIndex
 from indexer.paper_index import PaperIndex
 from indexer.store import read_manifest
-from models import Encoder, load_encoder
+from models import Encoder, load_query_encoder
 
 T = TypeVar("T")
 
@@ -122,18 +122,17 @@ class SearchEngine:
 
     @classmethod
     def load(cls, index_dir: Path | str, cache_size: int = 4096, encoder: Encoder | None = None) -> "SearchEngine":
-        """The index and its model, loaded side by side: the model's start-up (torch and its kin
-        import for seconds) waits on files and libraries as much as the index does."""
+        """The index and its query encoder (models.load_query_encoder), loaded side by side."""
         model = read_manifest(index_dir).model
         loading = ThreadPoolExecutor(1, thread_name_prefix="load-encoder")
         try:
-            pending = None if encoder is not None and encoder.model_id == model else loading.submit(load_encoder, model)
+            pending = None if encoder is not None and encoder.model_id == model else loading.submit(load_query_encoder, model)
             live = LiveIndex(index_dir)
             encoder = encoder if pending is None else pending.result()
         finally:
             loading.shutdown(wait=False, cancel_futures=True)
         if live.index.manifest.model != model:  # rebuilt with another model while this loaded
-            encoder = load_encoder(live.index.manifest.model)
+            encoder = load_query_encoder(live.index.manifest.model)
         return cls(live.index, encoder, cache_size, live)
 
     def current(self) -> "SearchEngine":

