@@ -11,6 +11,7 @@ from functools import cached_property, lru_cache
 from pathlib import Path
 
 import numpy as np
+import orjson
 import scipy.sparse as sp
 import Stemmer
 
@@ -167,7 +168,7 @@ class LexicalIndex:
 
     @classmethod
     def load(cls, folder: Path) -> "LexicalIndex":
-        meta = json.loads((folder / "lexical.json").read_text(encoding="utf-8"))
+        meta = orjson.loads((folder / "lexical.json").read_bytes())
         weights = sp.load_npz(folder / "lexical.npz").tocsc()
         tfidf = sp.load_npz(folder / "tfidf.npz").tocsr()
         model = TfidfModel.from_dict(meta["tfidf"]) if meta.get("tfidf") else None

@@ -146,11 +146,13 @@ class PaperIndex:
     @cached_property
     def _centred_inverse_norms(self) -> np.ndarray:
         def inverse_norms(vectors: np.ndarray) -> np.ndarray:
-            norms = np.empty(len(vectors), dtype=np.float32)
+            centre = self._centre.astype(np.float64)
+            squares = np.empty(len(vectors), dtype=np.float64)
             for start in range(0, len(vectors), 65536):  # bounded memory on memory-mapped vectors
-                block = np.asarray(vectors[start : start + 65536]) - self._centre
-                norms[start : start + len(block)] = np.linalg.norm(block, axis=1)
-            return 1.0 / np.maximum(norms, 1e-12)
+                block = np.asarray(vectors[start : start + 65536], dtype=np.float64)
+                # |v - c|^2 = |v|^2 - 2 v.c + |c|^2: two passes over the block, no centred copy of it
+                squares[start : start + len(block)] = np.einsum("ij,ij->i", block, block) - 2 * (block @ centre) + centre @ centre
+            return (1.0 / np.sqrt(np.maximum(squares, 1e-24))).astype(np.float32)
 
         stored = self._stored_part("inverse_norms", lambda: inverse_norms(self.stored.vectors))
         return np.concatenate([stored, inverse_norms(self.changes.vectors)]) if self.changes.papers else stored
@@ -158,7 +160,11 @@ class PaperIndex:
     @cached_property
     def published_days(self) -> np.ndarray:
         """Publication date as yyyymmdd (partial dates padded to the first day; 0 when unknown)."""
-        days = lambda papers: np.array([_date_number(p.published) for p in papers], dtype=np.int64)  # noqa: E731
+        def days(papers: list[Paper] | tuple[Paper, ...]) -> np.ndarray:
+            numbers: dict[str | None, int] = {}  # papers share few distinct dates: each is parsed once
+            return np.array([numbers[p.published] if p.published in numbers else numbers.setdefault(p.published, _date_number(p.published))
+                             for p in papers], dtype=np.int64)
+
         stored = self._stored_part("published_days", lambda: days(self.stored.papers))
         return np.concatenate([stored, days(self.changes.papers)]) if self.changes.papers else stored
 

@@ -276,7 +276,11 @@ def _write_papers(path: Path, papers: Iterable[Paper]) -> None:
 def _read_papers(path: Path) -> Iterable[Paper]:
     with path.open("rb") as lines:
         for line in lines:
-            yield Paper.from_dict(_json_line(line))
+            record = _json_line(line)
+            try:
+                yield Paper(**record)  # what _write_papers wrote: every field, nothing else (the fast way)
+            except TypeError:
+                yield Paper.from_dict(record)
 
 
 def _json_line(line: bytes) -> Any:

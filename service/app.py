@@ -5,8 +5,8 @@ from __future__ import annotations
 import asyncio
 import gc
 import logging
-import os
 import signal
+from concurrent.futures import Future
 from contextlib import asynccontextmanager, suppress
 from pathlib import Path
 
@@ -15,7 +15,6 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import FileResponse, JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
-from threadpoolctl import threadpool_limits
 
 from indexer.errors import PaperlensError
 from indexer.store import users_database
@@ -32,9 +31,11 @@ log = logging.getLogger("paperlens")
 STATIC = Path(__file__).parent / "static"
 
 
-def create_app(settings: Settings | None = None, engine: SearchEngine | None = None) -> FastAPI:
+def create_app(settings: Settings | None = None, engine: SearchEngine | None = None,
+               loading: Future | None = None) -> FastAPI:
     """The app over `settings.index_dir`; the index loads in the background at start-up, and list
-    calls answer 503 until it is ready. Tests may pass a ready `engine`."""
+    calls answer 503 until it is ready. Tests may pass a ready `engine`; `paperlens serve` passes
+    the `loading` it started before importing the web stack, so that both go on at once."""
     settings = settings or Settings()
 
     @asynccontextmanager
@@ -44,7 +45,7 @@ def create_app(settings: Settings | None = None, engine: SearchEngine | None = N
         app.state.operations = None
         app.state.load_error = None
         app.state.users = open_user_store(settings.users or str(users_database(settings.index_dir)))
-        tasks = [asyncio.create_task(_load(app, settings, engine))]
+        tasks = [asyncio.create_task(_load(app, settings, engine, loading))]
         if settings.refresh_seconds > 0:
             tasks.append(asyncio.create_task(_refresh_periodically(app, settings.refresh_seconds)))
         with suppress(ValueError, RuntimeError, NotImplementedError):  # only in the main thread
@@ -77,21 +78,11 @@ def create_app(settings: Settings | None = None, engine: SearchEngine | None = N
     return app
 
 
-def one_core_per_computation() -> None:
-    """Requests are answered side by side, and the query encoder batches them: splitting one
-    request's small matrix products or one encoder batch over the cores only makes threads wait
-    for each other (OpenMP threads spin while they wait, taking the core another request needs).
-    OMP_NUM_THREADS reaches torch, which the encoder imports later; the user's own value wins.
-    `paperlens serve` calls it first thing; it is not for a process that also indexes (tests)."""
-    threads = os.environ.setdefault("OMP_NUM_THREADS", "1")
-    if threads.isdigit():
-        threadpool_limits(int(threads), user_api="blas")
-
-
-async def _load(app: FastAPI, settings: Settings, engine: SearchEngine | None) -> None:
+async def _load(app: FastAPI, settings: Settings, engine: SearchEngine | None, loading: Future | None) -> None:
     try:
         if engine is None:
-            engine = await asyncio.to_thread(SearchEngine.load, settings.index_dir, settings.query_cache_size)
+            loading = loading or SearchEngine.load_in_background(settings.index_dir, settings.query_cache_size)
+            engine = await asyncio.wrap_future(loading)
             gc.freeze()  # the index's objects live as long as the process: no collection need scan them again
         app.state.operations = Operations(engine, settings.compact_after) if engine.live is not None else None
         app.state.engine = engine

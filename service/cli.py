@@ -150,10 +150,7 @@ def _index_on_cluster(args: argparse.Namespace, progress: bool | None) -> int:
 
 
 def _serve(args: argparse.Namespace) -> int:
-    import uvicorn
-
     from indexer.store import read_manifest
-    from service.app import create_app
     from service.settings import Settings
 
     manifest = read_manifest(args.index)  # fail here, with one line, rather than serve 503 forever
@@ -177,10 +174,15 @@ def _serve(args: argparse.Namespace) -> int:
 
         serve_on_cluster(settings, args.ray, args.replicas)
         return 0
-    from service.app import one_core_per_computation
+    from service.engine import SearchEngine, one_core_per_computation
 
     one_core_per_computation()
-    uvicorn.run(create_app(settings), host=args.host, port=args.port, log_level="warning", access_log=False)
+    loading = SearchEngine.load_in_background(args.index, settings.query_cache_size)  # while the web stack imports
+    import uvicorn
+
+    from service.app import create_app
+
+    uvicorn.run(create_app(settings, loading=loading), host=args.host, port=args.port, log_level="warning", access_log=False)
     return 0
 
 

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import numpy as np
+from threadpoolctl import threadpool_limits
 
 from indexer.live import LiveIndex
 from indexer.paper_index import PaperIndex
@@ -135,6 +136,20 @@ class SearchEngine:
             encoder = load_query_encoder(live.index.manifest.model)
         return cls(live.index, encoder, cache_size, live)
 
+    @classmethod
+    def load_in_background(cls, index_dir: Path | str, cache_size: int = 4096) -> Future:
+        """`load` on a thread of its own, started now; the engine (or the error) when done."""
+        loading: Future = Future()
+
+        def load() -> None:
+            try:
+                loading.set_result(cls.load(index_dir, cache_size))
+            except BaseException as error:  # handed to whoever waits for it
+                loading.set_exception(error)
+
+        threading.Thread(target=load, name="load-index", daemon=True).start()
+        return loading
+
     def current(self) -> "SearchEngine":
         """The engine over the newest snapshot (this one when nothing changed)."""
         if self.live is None or self.live.index is self.index:
@@ -163,3 +178,14 @@ class SearchEngine:
     async def compute(self, function: Callable[..., T], *args: Any) -> T:
         """`function(*args)` on the ranking workers, awaited."""
         return await asyncio.wrap_future(self.workers.submit(function, *args))
+
+
+def one_core_per_computation() -> None:
+    """Requests are answered side by side, and the query encoder batches them: splitting one
+    request's small matrix products or one encoder batch over the cores only makes threads wait
+    for each other (OpenMP threads spin while they wait, taking the core another request needs).
+    OMP_NUM_THREADS reaches torch, which the encoder imports later; the user's own value wins.
+    `paperlens serve` calls it first thing; it is not for a process that also indexes (tests)."""
+    threads = os.environ.setdefault("OMP_NUM_THREADS", "1")
+    if threads.isdigit():
+        threadpool_limits(int(threads), user_api="blas")
