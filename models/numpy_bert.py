@@ -56,6 +56,11 @@ class NumpyBertEncoder(Encoder):
         for name, value in self.w.items():
             if name.startswith("encoder.layer.") and value.ndim == 2:
                 self.w[name] = np.ascontiguousarray(value.T)
+        for layer in range(self.layers):  # query, key and value in one product
+            p = f"encoder.layer.{layer}.attention.self."
+            for part in ("weight", "bias"):
+                self.w[p + "qkv." + part] = np.ascontiguousarray(
+                    np.concatenate([self.w[p + n + "." + part] for n in ("query", "key", "value")], axis=-1))
         max_length = _max_seq_length(folder, int(config.get("max_position_embeddings", 512)))
         self.tokenizer = Tokenizer.from_file(str(folder / "tokenizer.json"))
         self.tokenizer.enable_truncation(max_length=max_length)
@@ -110,7 +115,7 @@ class NumpyBertEncoder(Encoder):
             def heads(t: np.ndarray) -> np.ndarray:
                 return t.reshape(batch, length, self.heads, head).transpose(0, 2, 1, 3)
 
-            q, k, v = (heads(project(f"attention.self.{n}", x)) for n in ("query", "key", "value"))
+            q, k, v = (heads(part) for part in np.split(project("attention.self.qkv", x), 3, axis=-1))
             scores = (q * scale) @ k.transpose(0, 1, 3, 2) + blocked
             scores -= scores.max(axis=-1, keepdims=True)
             np.exp(scores, out=scores)
@@ -118,7 +123,10 @@ class NumpyBertEncoder(Encoder):
             context = (scores @ v).transpose(0, 2, 1, 3).reshape(batch, length, self.dim)
             x = self._norm(x + project("attention.output.dense", context), p + "attention.output.LayerNorm")
             inner = project("intermediate.dense", x)
-            inner = 0.5 * inner * (1.0 + self._erf(inner * np.float32(1.0 / math.sqrt(2.0))))  # exact GELU
+            gate = self._erf(inner * np.float32(1.0 / math.sqrt(2.0)))  # exact GELU: x (1 + erf(x / sqrt 2)) / 2
+            gate += 1.0
+            gate *= 0.5
+            inner *= gate
             x = self._norm(x + project("output.dense", inner), p + "output.LayerNorm")
         return x
 
