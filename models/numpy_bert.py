@@ -1,12 +1,13 @@
 """A BERT sentence encoder in NumPy, for the models that are plain BERT with mean (or CLS) pooling,
 like the default all-MiniLM-L6-v2 and bge-small.
 
-It computes what sentence-transformers computes (same tokenizer file, same float32 weights, same
-layers; embeddings within cosine 0.99999 of it, tested), without importing torch, transformers and
-sentence-transformers: those take 11-14 s to import on two cores, so a server would wait for them
-long after its index is loaded. Its start is the weights file and the tokenizer: well under a second.
-For one query at a time it is as fast as torch (the matrices are small); for indexing's long batches
-torch's fused kernels win, so `paperlens index` keeps sentence-transformers (models/encoder.py).
+It computes what sentence-transformers computes (the same tokenizer file, float32 weights and
+layers, GELU in its tanh form; embeddings within cosine 0.99999 of it, tested) without importing
+torch, transformers and sentence-transformers, which take 11-14 s to import on two cores: a server
+would wait for them long after its index is loaded. It starts in under a second (the weights file
+and the tokenizer), and for a few short texts it is faster than torch here (a query: 16-23 ms
+against 26-32 ms on one AVX2 core). For indexing's long batches torch's fused kernels win, so
+`paperlens index` keeps sentence-transformers (models/encoder.py).
 
 `NumpyBertEncoder.supports(path)` says whether a model folder is of this kind; anything else
 (another architecture, other pooling, an extra dense layer, a name to fetch from the hub cache)
@@ -36,14 +37,12 @@ class NumpyBertEncoder(Encoder):
 
     def __init__(self, model_id: str, path: Path | str, batch_size: int = 64) -> None:
         from safetensors.numpy import load_file
-        from scipy.special import erf
         from tokenizers import Tokenizer
 
         folder = Path(path)
         config = json.loads((folder / "config.json").read_text(encoding="utf-8"))
         self.model_id = model_id
         self.batch_size = batch_size
-        self._erf = erf
         self.layers = int(config["num_hidden_layers"])
         self.heads = int(config["num_attention_heads"])
         self.dim = int(config["hidden_size"])
@@ -102,7 +101,9 @@ class NumpyBertEncoder(Encoder):
         batch, length = ids.shape
         x = (w["embeddings.word_embeddings.weight"][ids] + w["embeddings.position_embeddings.weight"][:length]
              + w["embeddings.token_type_embeddings.weight"][types])
-        x = self._norm(x, "embeddings.LayerNorm")
+        # Every token a row of one 2-D matrix: a product of it is one large BLAS call (a 3-D one is
+        # a call per text, 40% slower here).
+        x = self._norm(x.reshape(batch * length, self.dim), "embeddings.LayerNorm")
         head = self.dim // self.heads
         blocked = ((1.0 - mask) * np.float32(-1e30))[:, None, None, :]  # padding gets no attention
         scale = np.float32(1.0 / math.sqrt(head))
@@ -120,21 +121,33 @@ class NumpyBertEncoder(Encoder):
             scores -= scores.max(axis=-1, keepdims=True)
             np.exp(scores, out=scores)
             scores /= scores.sum(axis=-1, keepdims=True)
-            context = (scores @ v).transpose(0, 2, 1, 3).reshape(batch, length, self.dim)
+            context = (scores @ v).transpose(0, 2, 1, 3).reshape(batch * length, self.dim)
             x = self._norm(x + project("attention.output.dense", context), p + "attention.output.LayerNorm")
             inner = project("intermediate.dense", x)
-            gate = self._erf(inner * np.float32(1.0 / math.sqrt(2.0)))  # exact GELU: x (1 + erf(x / sqrt 2)) / 2
-            gate += 1.0
-            gate *= 0.5
-            inner *= gate
+            inner *= _gelu_gate(inner)
             x = self._norm(x + project("output.dense", inner), p + "output.LayerNorm")
-        return x
+        return x.reshape(batch, length, self.dim)
 
     def _norm(self, x: np.ndarray, name: str) -> np.ndarray:
         mean = x.mean(axis=-1, keepdims=True)
         centred = x - mean
         variance = (centred * centred).mean(axis=-1, keepdims=True)
         return centred / np.sqrt(variance + np.float32(self.eps)) * self.w[name + ".weight"] + self.w[name + ".bias"]
+
+
+def _gelu_gate(x: np.ndarray) -> np.ndarray:
+    """GELU(x) / x in its tanh form, (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))) / 2: within 5e-4 of
+    the erf form the model was trained with, three times faster than scipy's erf here; the
+    embeddings stay within cosine 0.99999 of sentence-transformers' (tested)."""
+    gate = x * x
+    gate *= np.float32(0.044715)
+    gate += 1.0
+    gate *= x
+    gate *= np.float32(math.sqrt(2.0 / math.pi))
+    np.tanh(gate, out=gate)
+    gate += 1.0
+    gate *= 0.5
+    return gate
 
 
 def _pooling(folder: Path) -> dict:
