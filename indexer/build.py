@@ -73,7 +73,7 @@ def read_sources(sources: Sequence[str], format: str | None = None) -> tuple[dic
 def build_index(
     sources: Sequence[str],
     index_dir: Path | str,
-    encoder: Encoder,
+    encoder: Encoder | Callable[[], Encoder],
     format: str | None = None,
     update: bool = False,
     progress: bool | None = None,
@@ -84,7 +84,8 @@ def build_index(
     """Reads every source first (so bad input fails before anything is written), embeds what is
     new, and writes a new generation atomically. With `update`, the given papers are added to or
     replace those of the existing index, whose unchanged vectors are reused. `embed` replaces the
-    local encoder's work (a cluster's); `encoder` still names the model and its dimension.
+    local encoder's work (a cluster's); `encoder` still names the model and its dimension. `encoder`
+    may be a function that loads it, called once the sources are read (bad input fails at once).
 
     Embedding goes chunk by chunk (`chunk_papers`; CHUNK_PAPERS here, one chunk for an `embed`
     unless given), each checkpointed in the index folder: a build that is interrupted and run
@@ -92,6 +93,8 @@ def build_index(
     started = time.perf_counter()
     summary = BuildSummary(index_dir=str(index_dir))
     incoming, summary.read, summary.replaced = read_sources(sources, format)
+    if not hasattr(encoder, "model_id"):  # a loader: the model loads once the input is known to be good
+        encoder = encoder()
     # Changes appended to the live journal after this point are carried into the new generation.
     position = journal_end(index_dir)
     papers, old_vectors = list(incoming.values()), {}

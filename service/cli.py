@@ -130,10 +130,12 @@ def _index(args: argparse.Namespace) -> int:
         return _index_on_cluster(args, progress)
     if args.ray_actors:
         raise PaperlensError("--ray-actors needs --ray ADDRESS")
+    from functools import partial
+
     from indexer.build import build_index
     from models import load_encoder
 
-    encoder = load_encoder(args.model, batch_size=args.batch_size)
+    encoder = partial(load_encoder, args.model, batch_size=args.batch_size)  # loaded after the sources are read
     summary = build_index(args.sources, args.index, encoder, format=args.format, update=args.update, progress=progress)
     print(summary.line())
     return 0

@@ -108,6 +108,16 @@ def start_server(index: Path, port: int | None = None, env: dict[str, str] | Non
     raise RuntimeError(f"server did not become ready in 240 s: {log_path.read_text()[-3000:]}")
 
 
+def stop_process(process: subprocess.Popen, timeout: float = 20) -> None:
+    """SIGTERM, and SIGKILL if the process has not ended within `timeout` seconds."""
+    process.terminate()
+    try:
+        process.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+
+
 @pytest.fixture(scope="session")
 def server(seed_index: Path):
     process, base = start_server(seed_index)

@@ -17,7 +17,7 @@ import httpx
 import pytest
 
 from indexer.live import load_live
-from tests.conftest import DATA, paperlens_command, start_server
+from tests.conftest import DATA, paperlens_command, start_server, stop_process
 
 ADMIN_KEY = "ops-secret"
 ADMIN = {"Authorization": f"Bearer {ADMIN_KEY}"}
@@ -34,14 +34,6 @@ def index_copy(seed_index: Path, tmp_path: Path) -> Path:
     folder = tmp_path / "index"
     shutil.copytree(seed_index, folder, ignore=shutil.ignore_patterns("users.sqlite*"))
     return folder
-
-
-def stop(process: subprocess.Popen) -> None:
-    process.terminate()
-    try:
-        process.wait(timeout=20)
-    except subprocess.TimeoutExpired:
-        process.kill()
 
 
 def test_kill_9_during_builds_always_leaves_a_loadable_index(index_copy: Path, tmp_path: Path) -> None:
@@ -162,7 +154,7 @@ def test_searches_never_fail_or_see_deleted_papers_while_the_index_changes(index
         stop_readers.set()
         for reader in readers:
             reader.join(timeout=60)
-        stop(process)
+        stop_process(process)
     assert searches > 20
     assert failures == []
     assert stale == []
@@ -184,7 +176,7 @@ def test_fuzzing_the_api_from_its_openapi_schema_finds_no_5xx(index_copy: Path, 
              "--request-timeout", "30", "-H", f"Authorization: Bearer {ADMIN_KEY}", "--phases", "examples,fuzzing"],
             capture_output=True, text=True, timeout=400, cwd=tmp_path)
     finally:
-        stop(process)
+        stop_process(process)
     assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-2000:]
     assert "Server error" not in result.stdout
 

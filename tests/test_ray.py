@@ -28,11 +28,11 @@ from indexer.store import load_index  # noqa: E402
 from models import Encoder  # noqa: E402
 from service import ranking  # noqa: E402
 from service.engine import SearchEngine  # noqa: E402
-from tests.conftest import free_port, paperlens_command  # noqa: E402
+from tests.conftest import free_port, paperlens_command, stop_process  # noqa: E402
 from tests.postgres_server import postgres_server  # noqa: E402,F401
 
 ARXIV_SAMPLE = Path(__file__).parents[1] / "data" / "arxiv-cs-recent-5000.jsonl.gz"
-PAPERS = 200
+PAPERS = 120
 NODE_CPUS = 2  # logical CPUs each node offers; two actors of two CPUs need one node each
 QUERIES = ["reinforcement learning from human feedback", "graph neural networks",
            "speculative decoding for large language models", "medical image segmentation"]
@@ -83,7 +83,7 @@ class LocalRayCluster:
         """Each node's `ray start` stops its processes on SIGTERM; anything of this cluster still
         running after that (found by its environment marker, never by name) is killed."""
         for process in reversed(self.processes):
-            stop_process(process)
+            stop_process(process, timeout=60)
         for pid in self.leftover_pids():
             try:
                 os.kill(pid, signal.SIGKILL)
@@ -101,15 +101,6 @@ class LocalRayCluster:
                 except OSError:
                     continue
         return pids
-
-
-def stop_process(process: subprocess.Popen) -> None:
-    process.terminate()
-    try:
-        process.wait(timeout=60)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait()
 
 
 def _accepts_connections(port: int) -> bool:
@@ -236,7 +227,7 @@ def served(cluster: LocalRayCluster, cluster_index: tuple[Path, str], users_url:
             time.sleep(0.5)
         yield base, log_path
     finally:
-        stop_process(process)  # SIGTERM: the command undeploys its replicas, and Serve with them
+        stop_process(process, timeout=60)  # SIGTERM: the command undeploys its replicas, and Serve with them
 
 
 def test_two_replicas_answer_the_contract_calls_like_one_machine(served: tuple[str, Path], local_index: Path,
