@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass, field
-from functools import cached_property
+from functools import cached_property, lru_cache
 from pathlib import Path
 
 import numpy as np
@@ -160,11 +160,7 @@ class PaperIndex:
     @cached_property
     def published_days(self) -> np.ndarray:
         """Publication date as yyyymmdd (partial dates padded to the first day; 0 when unknown)."""
-        def days(papers: list[Paper] | tuple[Paper, ...]) -> np.ndarray:
-            numbers: dict[str | None, int] = {}  # papers share few distinct dates: each is parsed once
-            return np.array([numbers[p.published] if p.published in numbers else numbers.setdefault(p.published, _date_number(p.published))
-                             for p in papers], dtype=np.int64)
-
+        days = lambda papers: np.array([_date_number(p.published) for p in papers], dtype=np.int64)  # noqa: E731
         stored = self._stored_part("published_days", lambda: days(self.stored.papers))
         return np.concatenate([stored, days(self.changes.papers)]) if self.changes.papers else stored
 
@@ -236,6 +232,7 @@ def top_k(scores: np.ndarray, k: int, rows: np.ndarray | None = None) -> tuple[n
     return scores[best], (rows[best] if rows is not None else best)
 
 
+@lru_cache(maxsize=1 << 16)  # papers share few distinct dates: each is parsed once
 def _date_number(published: str | None) -> int:
     if not published:
         return 0

@@ -59,7 +59,7 @@ class NumpyBertEncoder(Encoder):
             p = f"encoder.layer.{layer}.attention.self."
             for part in ("weight", "bias"):
                 self.w[p + "qkv." + part] = np.ascontiguousarray(
-                    np.concatenate([self.w[p + n + "." + part] for n in ("query", "key", "value")], axis=-1))
+                    np.concatenate([self.w.pop(p + n + "." + part) for n in ("query", "key", "value")], axis=-1))
         max_length = _max_seq_length(folder, int(config.get("max_position_embeddings", 512)))
         self.tokenizer = Tokenizer.from_file(str(folder / "tokenizer.json"))
         self.tokenizer.enable_truncation(max_length=max_length)

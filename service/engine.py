@@ -125,13 +125,9 @@ class SearchEngine:
     def load(cls, index_dir: Path | str, cache_size: int = 4096, encoder: Encoder | None = None) -> "SearchEngine":
         """The index and its query encoder (models.load_query_encoder), loaded side by side."""
         model = read_manifest(index_dir).model
-        loading = ThreadPoolExecutor(1, thread_name_prefix="load-encoder")
-        try:
-            pending = None if encoder is not None and encoder.model_id == model else loading.submit(load_query_encoder, model)
-            live = LiveIndex(index_dir)
-            encoder = encoder if pending is None else pending.result()
-        finally:
-            loading.shutdown(wait=False, cancel_futures=True)
+        pending = None if encoder is not None and encoder.model_id == model else _started(load_query_encoder, model)
+        live = LiveIndex(index_dir)
+        encoder = encoder if pending is None else pending.result()
         if live.index.manifest.model != model:  # rebuilt with another model while this loaded
             encoder = load_query_encoder(live.index.manifest.model)
         return cls(live.index, encoder, cache_size, live)
@@ -139,16 +135,7 @@ class SearchEngine:
     @classmethod
     def load_in_background(cls, index_dir: Path | str, cache_size: int = 4096) -> Future:
         """`load` on a thread of its own, started now; the engine (or the error) when done."""
-        loading: Future = Future()
-
-        def load() -> None:
-            try:
-                loading.set_result(cls.load(index_dir, cache_size))
-            except BaseException as error:  # handed to whoever waits for it
-                loading.set_exception(error)
-
-        threading.Thread(target=load, name="load-index", daemon=True).start()
-        return loading
+        return _started(cls.load, index_dir, cache_size)
 
     def current(self) -> "SearchEngine":
         """The engine over the newest snapshot (this one when nothing changed)."""
@@ -178,6 +165,21 @@ class SearchEngine:
     async def compute(self, function: Callable[..., T], *args: Any) -> T:
         """`function(*args)` on the ranking workers, awaited."""
         return await asyncio.wrap_future(self.workers.submit(function, *args))
+
+
+def _started(function: Callable[..., T], *args: Any) -> Future:
+    """`function(*args)` on a daemon thread of its own, started now (a process that exits does
+    not wait for it); its result, or its error, in the future."""
+    result: Future = Future()
+
+    def run() -> None:
+        try:
+            result.set_result(function(*args))
+        except BaseException as error:  # handed to whoever waits for it
+            result.set_exception(error)
+
+    threading.Thread(target=run, name=f"start-{getattr(function, '__name__', 'task')}", daemon=True).start()
+    return result
 
 
 def one_core_per_computation() -> None:

@@ -53,8 +53,10 @@ def similar(index: PaperIndex, row: int, k: int, offset: int = 0, filters: Filte
     wanted = offset + k
     vector = index.similarity_vectors([row])[0]
     lexical = index.lexical.scores(index.papers[row].text())
-    rows, fused = _fuse(index, lexical, vector, lambda rows: index.similarity_vectors(rows) @ vector,
-                        max(CANDIDATE_POOL, 2 * wanted), filters)
+    pool = max(CANDIDATE_POOL, 2 * wanted)
+    _, lexical_rows = _positive_top(lexical, pool, filters.mask(index))
+    rows, fused = _fuse(index, lexical, lexical_rows, vector, lambda rows: index.similarity_vectors(rows) @ vector,
+                        pool, filters)
     hits = _hits(*top_k(fused, wanted, rows))[offset:]
     _explain(index, hits, [row])
     return hits
@@ -221,24 +223,22 @@ def _hybrid_top(index: PaperIndex, query: str, query_vector: np.ndarray, n: int,
     pool = max(CANDIDATE_POOL, 2 * n)
     lexical = index.lexical.scores(query)
     _, lexical_rows = _positive_top(lexical, pool, filters.mask(index))  # the same for both passes
-    rows, fused = _fuse(index, lexical, query_vector, lambda rows: index.dense_scores(query_vector, rows), pool, filters, lexical_rows)
+    rows, fused = _fuse(index, lexical, lexical_rows, query_vector, lambda rows: index.dense_scores(query_vector, rows), pool, filters)
     if len(rows) and FEEDBACK_WEIGHT > 0:
         _, feedback = top_k(fused, FEEDBACK_DOCS, rows)
         feedback_vector = _unit(np.asarray(index.vectors[feedback]).mean(axis=0))
         query_vector = _unit(query_vector + FEEDBACK_WEIGHT * feedback_vector)
-        rows, fused = _fuse(index, lexical, query_vector, lambda rows: index.dense_scores(query_vector, rows), pool, filters, lexical_rows)
+        rows, fused = _fuse(index, lexical, lexical_rows, query_vector, lambda rows: index.dense_scores(query_vector, rows), pool, filters)
     return top_k(fused, n, rows)
 
 
-def _fuse(index: PaperIndex, lexical: np.ndarray, vector: np.ndarray, dense_scores: Callable[[np.ndarray], np.ndarray],
-          pool: int, filters: Filters, lexical_rows: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
-    """(rows, fused scores) over the union of the top `pool` nearest to `vector` and the top
-    `pool` by BM25 score `lexical` (`lexical_rows`, when the caller has them): the dense scores
-    (`dense_scores(rows)`) and the BM25 scores, each min-max normalised over that union, then
-    averaged, so a paper strong in both comes first."""
+def _fuse(index: PaperIndex, lexical: np.ndarray, lexical_rows: np.ndarray, vector: np.ndarray,
+          dense_scores: Callable[[np.ndarray], np.ndarray], pool: int, filters: Filters) -> tuple[np.ndarray, np.ndarray]:
+    """(rows, fused scores) over the union of the top `pool` nearest to `vector` and
+    `lexical_rows`, the top by BM25 score `lexical`: the dense scores (`dense_scores(rows)`) and
+    the BM25 scores, each min-max normalised over that union, then averaged, so a paper strong in
+    both comes first."""
     _, dense_rows = dense_top(index, vector, pool, filters)
-    if lexical_rows is None:
-        _, lexical_rows = _positive_top(lexical, pool, filters.mask(index))
     rows = np.union1d(dense_rows, lexical_rows).astype(np.int64)
     if len(rows) == 0:
         return rows, np.empty(0, np.float32)
