@@ -10,7 +10,6 @@ and this module only by a command given `--ray`.
 from __future__ import annotations
 
 import dataclasses
-import inspect
 import logging
 import math
 import socket
@@ -81,12 +80,12 @@ class ActorPool:
 
 
 def plan_pool(actors: int | None = None) -> ActorPool:
-    """One actor per GPU when the cluster has GPUs (and the encoder can use them), else one per
+    """One actor per GPU when the cluster has GPUs (each model on its GPU), else one per
     CPU; with `actors` given, the CPUs are shared out between that many, as long as each fits
     on one node."""
     node_cpus = [node["Resources"].get("CPU", 0.0) for node in ray.nodes() if node["Alive"]]
     gpus = int(ray.cluster_resources().get("GPU", 0))
-    if gpus and _encoder_takes_device():
+    if gpus:
         return ActorPool(_check_fits(actors or gpus, gpus, "GPUs"), cpus=1.0, gpus=1.0)
     actors = _check_fits(actors or sum(int(cpus) for cpus in node_cpus), sum(int(cpus) for cpus in node_cpus), "CPUs")
     per_actor = max(c for c in range(1, int(max(node_cpus)) + 1) if sum(int(n // c) for n in node_cpus) >= actors)
@@ -101,19 +100,12 @@ def _check_fits(actors: int, slots: int, what: str) -> int:
     return actors
 
 
-def _encoder_takes_device() -> bool:
-    # GPU actors need an encoder that can be placed on a device; until `models.load_encoder`
-    # takes one, GPUs are left alone and the CPUs embed.
-    return "device" in inspect.signature(load_encoder).parameters
-
-
 class PaperEncoder:
     """The Ray Data callable run by each actor: loads the model once, then embeds the texts and
     the titles of each batch of papers it is given."""
 
     def __init__(self, model: str | None, batch_size: int, device: str = "cpu") -> None:
-        placement = {"device": device} if device != "cpu" else {}
-        self._encoder = load_encoder(model, batch_size=batch_size, **placement)
+        self._encoder = load_encoder(model, batch_size=batch_size, device=device)
 
     def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         return {

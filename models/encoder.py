@@ -56,7 +56,7 @@ def _normalise(vectors: np.ndarray) -> np.ndarray:
 class SentenceTransformerEncoder(Encoder):
     """Any sentence-transformers model, loaded without touching the network."""
 
-    def __init__(self, model_id: str, path: str, batch_size: int = 64) -> None:
+    def __init__(self, model_id: str, path: str, batch_size: int = 64, device: str = "cpu") -> None:
         import torch
         import transformers
         from sentence_transformers import SentenceTransformer
@@ -67,7 +67,7 @@ class SentenceTransformerEncoder(Encoder):
         self.model_id = model_id
         self.batch_size = batch_size
         try:
-            self._model = SentenceTransformer(path, device="cpu", local_files_only=True)
+            self._model = SentenceTransformer(path, device=device, local_files_only=True)
         except Exception as error:  # the library raises many kinds for "no such model"
             first_line = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
             raise UnknownModel(
@@ -79,13 +79,13 @@ class SentenceTransformerEncoder(Encoder):
         # bf16 matmuls on AMX / AVX-512-BF16 units ran 1.75x faster than fp32 on a Sapphire Rapids
         # host, within cosine 0.9999 of fp32. Without those units (AVX2 only) bf16 is emulated and a
         # matmul runs 7x slower than fp32, so fp32 stays (benchmarks/encoder_speed.py measures).
-        self._autocast = _cpu_has_fast_bf16()
+        self._autocast = device == "cpu" and _cpu_has_fast_bf16()
         self.numerics = "bfloat16 autocast" if self._autocast else "float32"
 
     def embed_batch(self, texts: Sequence[str]) -> np.ndarray:
         with self._torch.inference_mode(), self._torch.autocast("cpu", dtype=self._torch.bfloat16, enabled=self._autocast):
             vectors = self._model.encode(list(texts), batch_size=len(texts), convert_to_numpy=False, convert_to_tensor=True)
-        return vectors.float().numpy()
+        return vectors.float().cpu().numpy()
 
 
 @lru_cache(maxsize=1)
@@ -113,13 +113,14 @@ def resolve_model_path(name_or_path: str | None) -> tuple[str, str]:
     return name, name
 
 
-def load_encoder(name_or_path: str | None = None, batch_size: int = 64) -> Encoder:
-    """The encoder for a model name or local path; the default is all-MiniLM-L6-v2, shipped offline."""
+def load_encoder(name_or_path: str | None = None, batch_size: int = 64, device: str = "cpu") -> Encoder:
+    """The encoder for a model name or local path; the default is all-MiniLM-L6-v2, shipped offline.
+    `device` is torch's ("cuda" for a Ray GPU actor)."""
     # Nothing may download at run time: a name that is not in the local cache must fail fast.
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
     model_id, path = resolve_model_path(name_or_path)
-    return SentenceTransformerEncoder(model_id, path, batch_size=batch_size)
+    return SentenceTransformerEncoder(model_id, path, batch_size=batch_size, device=device)
 
 
 def load_query_encoder(name_or_path: str | None = None, batch_size: int = 8) -> Encoder:

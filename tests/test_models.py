@@ -73,3 +73,9 @@ def test_the_query_encoder_gives_the_sentence_transformers_vectors_without_torch
     result = subprocess.run([sys.executable, "-c", check], capture_output=True, text=True, timeout=120,
                             cwd=Path(__file__).parents[1])
     assert result.stdout.strip() == "False", result.stderr[-2000:]
+
+
+def test_the_device_is_torchs_and_cpu_vectors_are_the_default_ones(encoder: Encoder) -> None:
+    placed = load_encoder(device="cpu")
+    text = ["Speculative decoding speeds up LLM inference."]
+    assert np.allclose(placed.embed(text), encoder.embed(text), atol=1e-6)
