@@ -19,6 +19,9 @@ from indexer.paper_index import PaperIndex
 
 
 def main() -> None:
+    from models.host import describe_host
+
+    print(describe_host(), flush=True)  # every figure below belongs to this host class
     parser = argparse.ArgumentParser()
     parser.add_argument("index")
     parser.add_argument("--queries", type=int, default=500)

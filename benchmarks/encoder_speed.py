@@ -44,6 +44,9 @@ CATEGORIES = [  # (category, substrings of torch op names), first match wins
 
 
 def main() -> None:
+    from models.host import describe_host
+
+    print(describe_host(), flush=True)  # every figure below belongs to this host class
     parser = argparse.ArgumentParser()
     parser.add_argument("--papers", type=int, default=2000)
     parser.add_argument("--source", default=str(SHARED_SOURCE if SHARED_SOURCE.exists() else BUNDLED_SOURCE))

@@ -86,6 +86,9 @@ def timed(call) -> float:
 
 
 def main() -> None:
+    from models.host import describe_host
+
+    print(describe_host(), flush=True)  # every figure below belongs to this host class
     parser = argparse.ArgumentParser()
     parser.add_argument("--index", type=Path, default=None)
     parser.add_argument("--reuse", action="store_true", help="time the calls on an existing index, skip the build")

@@ -84,6 +84,9 @@ def percentiles(samples: list[float]) -> str:
 
 
 def main() -> None:
+    from models.host import describe_host
+
+    print(describe_host(), flush=True)  # every figure below belongs to this host class
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--index", type=Path, required=True, help="the index served (its papers make the calls)")
     parser.add_argument("--url", default=None, help="a server already running on that index")

@@ -33,6 +33,9 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def main() -> None:
+    from models.host import describe_host
+
+    print(describe_host(), flush=True)  # every figure below belongs to this host class
     parser = argparse.ArgumentParser()
     parser.add_argument("--papers", type=int, default=1000)
     parser.add_argument("--source", default=str(ROOT.parent / "shared" / "data" / "arxiv-cs.jsonl.gz"))

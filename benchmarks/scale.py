@@ -234,6 +234,9 @@ def load_real(args: argparse.Namespace) -> tuple[np.ndarray, Path]:
 
 
 def main() -> None:
+    from models.host import describe_host
+
+    print(describe_host(), flush=True)  # every figure below belongs to this host class
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     source = parser.add_mutually_exclusive_group(required=True)
     source.add_argument("--vectors", help="an .npy of float32 unit vectors, one row per paper")

@@ -173,6 +173,9 @@ def cuts(samples: list[float]) -> tuple[float, float, float]:
 
 
 def main() -> None:
+    from models.host import describe_host
+
+    print(describe_host(), flush=True)  # every figure below belongs to this host class
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--index", type=Path, required=True, help="a paperlens index (its papers and vectors go to txtai)")
     parser.add_argument("--txtai-index", type=Path, default=None, help="where the txtai index is kept (default: beside --index)")

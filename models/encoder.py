@@ -5,10 +5,11 @@ from __future__ import annotations
 import os
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator, Sequence
-from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
+
+from models.host import this_host
 
 DEFAULT_MODEL = "all-MiniLM-L6-v2"
 _DEFAULT_ALIASES = {DEFAULT_MODEL, f"sentence-transformers/{DEFAULT_MODEL}"}
@@ -25,6 +26,14 @@ class Encoder(ABC):
     dim: int
     batch_size: int = 32
     numerics: str = "float32"  # what the arithmetic runs in, for benchmarks and logs
+
+    @property
+    def min_cosine_to_float32(self) -> float:
+        """How close this encoder's vectors are to plain fp32 sentence-transformers', by its numerics:
+        fp32 (torch or NumPy, the tanh GELU included) agrees to 1e-5; bf16 autocast keeps 8 bits of
+        mantissa per product and measured 0.99996-0.99997 at worst on AMX and AVX-512 BF16 hosts, so
+        its bound is ten times that distance."""
+        return 0.9995 if "bfloat16" in self.numerics else 0.99999
 
     @abstractmethod
     def embed_batch(self, texts: Sequence[str]) -> np.ndarray:
@@ -56,7 +65,8 @@ def _normalise(vectors: np.ndarray) -> np.ndarray:
 class SentenceTransformerEncoder(Encoder):
     """Any sentence-transformers model, loaded without touching the network."""
 
-    def __init__(self, model_id: str, path: str, batch_size: int = 64, device: str = "cpu") -> None:
+    def __init__(self, model_id: str, path: str, batch_size: int = 64, device: str = "cpu",
+                 bf16: bool | None = None) -> None:
         import torch
         import transformers
         from sentence_transformers import SentenceTransformer
@@ -79,7 +89,8 @@ class SentenceTransformerEncoder(Encoder):
         # bf16 matmuls on AMX / AVX-512-BF16 units ran 1.75x faster than fp32 on a Sapphire Rapids
         # host, within cosine 0.9999 of fp32. Without those units (AVX2 only) bf16 is emulated and a
         # matmul runs 7x slower than fp32, so fp32 stays (benchmarks/encoder_speed.py measures).
-        self._autocast = device == "cpu" and _cpu_has_fast_bf16()
+        # `bf16` forces either path on any host (the tests run both everywhere).
+        self._autocast = device == "cpu" and (this_host().fast_bf16 if bf16 is None else bf16)
         self.numerics = "bfloat16 autocast" if self._autocast else "float32"
 
     def embed_batch(self, texts: Sequence[str]) -> np.ndarray:
@@ -88,15 +99,17 @@ class SentenceTransformerEncoder(Encoder):
         return vectors.float().cpu().numpy()
 
 
-@lru_cache(maxsize=1)
-def _cpu_has_fast_bf16() -> bool:
-    if os.environ.get("PAPERLENS_BF16", "auto") in {"0", "off", "false"}:
+def bf16_setting(value: str | None) -> bool | None:
+    """PAPERLENS_BF16: `0` (fp32 everywhere), `1` (bf16 autocast even where it is emulated), unset
+    or `auto` (bf16 where the CPU has the units)."""
+    choice = (value or "auto").strip().lower()
+    if choice in {"0", "off", "false", "no"}:
         return False
-    try:
-        flags = Path("/proc/cpuinfo").read_text()
-    except OSError:
-        return False
-    return "amx_bf16" in flags or "avx512_bf16" in flags
+    if choice in {"1", "on", "true", "yes"}:
+        return True
+    if choice == "auto":
+        return None
+    raise UnknownModel(f"PAPERLENS_BF16 must be 0, 1 or auto, not {value!r}")
 
 
 def resolve_model_path(name_or_path: str | None) -> tuple[str, str]:
@@ -113,14 +126,18 @@ def resolve_model_path(name_or_path: str | None) -> tuple[str, str]:
     return name, name
 
 
-def load_encoder(name_or_path: str | None = None, batch_size: int = 64, device: str = "cpu") -> Encoder:
+def load_encoder(name_or_path: str | None = None, batch_size: int = 64, device: str = "cpu",
+                 bf16: bool | None = None) -> Encoder:
     """The encoder for a model name or local path; the default is all-MiniLM-L6-v2, shipped offline.
-    `device` is torch's ("cuda" for a Ray GPU actor)."""
+    `device` is torch's ("cuda" for a Ray GPU actor); `bf16` forces the CPU numerics (None: by
+    PAPERLENS_BF16, else by the host)."""
     # Nothing may download at run time: a name that is not in the local cache must fail fast.
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
     model_id, path = resolve_model_path(name_or_path)
-    return SentenceTransformerEncoder(model_id, path, batch_size=batch_size, device=device)
+    if bf16 is None:
+        bf16 = bf16_setting(os.environ.get("PAPERLENS_BF16"))
+    return SentenceTransformerEncoder(model_id, path, batch_size=batch_size, device=device, bf16=bf16)
 
 
 def load_query_encoder(name_or_path: str | None = None, batch_size: int = 8) -> Encoder:

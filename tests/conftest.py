@@ -19,6 +19,8 @@ from fastapi.testclient import TestClient
 
 from indexer.build import build_index
 from models import Encoder, load_encoder
+from models.encoder import bf16_setting
+from models.host import describe_host, this_host
 from service.app import create_app
 from service.engine import SearchEngine
 from service.settings import Settings
@@ -42,9 +44,33 @@ class HashingEncoder(Encoder):
         return out
 
 
+def pytest_sessionstart(session: pytest.Session) -> None:
+    """The host class first: the numerics (bf16 or fp32) and every figure depend on it."""
+    reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+    line = f"{describe_host()}; encoder numerics by default: {_default_numerics()}"
+    if reporter is not None:
+        reporter.write_line(line)
+    else:
+        print(line)
+
+
+def _default_numerics() -> str:
+    setting = bf16_setting(os.environ.get("PAPERLENS_BF16"))
+    bf16 = this_host().fast_bf16 if setting is None else setting
+    return "bfloat16 autocast" if bf16 else "float32"
+
+
 @pytest.fixture(scope="session")
 def encoder() -> Encoder:
+    """The default model with this host's default numerics (bf16 autocast where the CPU has the units)."""
     return load_encoder()
+
+
+@pytest.fixture(scope="session", params=[False, True], ids=["fp32", "bf16"])
+def forced_encoder(request: pytest.FixtureRequest) -> Encoder:
+    """The default model with each CPU numerics forced, so both paths are tested on every host
+    (bf16 is emulated, and slow, where the CPU lacks the units)."""
+    return load_encoder(bf16=request.param)
 
 
 @pytest.fixture(scope="session")
@@ -84,14 +110,17 @@ def paperlens_command() -> list[str]:
 
 
 def start_server(index: Path, port: int | None = None, env: dict[str, str] | None = None,
-                 args: Sequence[str] = ()) -> tuple[subprocess.Popen, str]:
+                 args: Sequence[str] = (), command: Sequence[str] | None = None,
+                 cwd: Path | None = None) -> tuple[subprocess.Popen, str]:
     """A real `paperlens serve` process on loopback, returned once /ready answers 200. Its output
-    goes to a log file beside the index (`process.log_path`), so a busy server never blocks on a pipe."""
+    goes to a log file beside the index (`process.log_path`), so a busy server never blocks on a pipe.
+    `command` is another installation's `paperlens` (the wheel test's)."""
     port = port or free_port()
     log_path = Path(index).parent / f"server-{port}.log"
     log = log_path.open("w")
-    process = subprocess.Popen([*paperlens_command(), "serve", "--index", str(index), "--port", str(port), *args],
-                               stdout=log, stderr=subprocess.STDOUT, text=True, env={**os.environ, **(env or {})})
+    process = subprocess.Popen([*(command or paperlens_command()), "serve", "--index", str(index), "--port", str(port),
+                                *args], stdout=log, stderr=subprocess.STDOUT, text=True,
+                               env={**os.environ, **(env or {})}, cwd=cwd)
     process.log_path = log_path
     base = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 240  # the model loads in seconds; a machine busy with other work may take longer
