@@ -30,6 +30,21 @@ class IndexNotFound(PaperlensError):
     """No usable index at the given folder."""
 
 
+class IndexDamaged(PaperlensError):
+    """A complete line of an index's journal fails its checksum (or is not a journal line): the
+    index is not loaded, and nothing in the journal is cut or overwritten, so the batches after
+    the damaged line are still on disk for `paperlens check --repair` to keep."""
+
+    def __init__(self, file: str, line: int, offset: int, reason: str, index_dir: str) -> None:
+        self.file = str(file)
+        self.line = line
+        self.offset = offset
+        self.reason = reason
+        super().__init__(f"{self.file}: line {line} (byte offset {offset}) is damaged: {reason}. The journal was "
+                         f"left as it is; run `paperlens check --index {index_dir} --repair` to keep every intact "
+                         "batch and set the damaged bytes aside")
+
+
 class UnknownPaper(PaperlensError, KeyError):
     """A paper id that is not in the index."""
 

@@ -1,4 +1,9 @@
-"""A field-aware BM25 index over titles and abstracts, stored as one sparse matrix."""
+"""A field-aware BM25 index over titles and abstracts, stored as one sparse matrix.
+
+Papers added while serving are `AddedRows`: tokenised once, when their batch arrives, and carried
+from snapshot to snapshot, so a write tokenises only its own papers however many came before it;
+`LexicalIndex.with_rows` turns them into the served index (their BM25 weights depend on every
+added row's document frequencies, so those are recomputed from the kept term counts)."""
 
 from __future__ import annotations
 
@@ -65,8 +70,26 @@ class BM25Parameters:
     title_weight: float = 2.0  # a query word in the title says more than one in the abstract
 
 
+@dataclass(frozen=True)
+class AddedRows:
+    """Papers appended to a built index, tokenised: title-weighted term counts over the built
+    vocabulary plus the terms they brought (`vocabulary`, in column order), weighted lengths, the
+    surface words seen for those new terms, and tf-idf rows. Immutable: snapshots share them."""
+
+    vocabulary: dict[str, int]
+    term_counts: sp.csr_matrix
+    lengths: np.ndarray
+    new_surface: dict[str, Counter[str]]
+    tfidf: sp.csr_matrix
+
+    def __len__(self) -> int:
+        return self.term_counts.shape[0]
+
+
 class LexicalIndex:
     """BM25 with the title counted `title_weight` times; scores for every paper in one sparse product."""
+
+    FILES = ("lexical.json", "lexical.npz", "tfidf.npz")  # what `save` writes into a folder
 
     def __init__(self, vocabulary: dict[str, int], weights: sp.csc_matrix, parameters: BM25Parameters,
                  surface: list[str] | None = None, tfidf: sp.csr_matrix | None = None,
@@ -99,18 +122,47 @@ class LexicalIndex:
         words never seen before become new terms. The existing rows are shared, not recomputed."""
         if not titles:
             return self
-        vocabulary = dict(self.vocabulary)
+        return self.with_rows(self.added_rows(titles, abstracts))
+
+    def added_rows(self, titles: Sequence[str], abstracts: Sequence[str],
+                   previous: AddedRows | None = None) -> AddedRows:
+        """`previous` (rows added earlier, already tokenised) followed by these papers; only these
+        are tokenised."""
+        vocabulary = dict(previous.vocabulary if previous is not None else self.vocabulary)
         tf, lengths, surface_counts = _term_counts(titles, abstracts, self.parameters, vocabulary)
-        surface = self.surface + [surface_counts[token].most_common(1)[0][0] for token in list(vocabulary)[len(self.surface):]]
-        base = _with_columns(self.weights.tocsc(), len(vocabulary))
-        frequency = np.diff(base.indptr).astype(np.float32) + np.bincount(tf.indices, minlength=len(vocabulary))
-        average_length = self.average_length or (float(lengths.mean()) if len(lengths) else 1.0)
-        extra = _bm25_weights(tf, lengths, self.parameters, frequency, len(self) + len(titles), average_length)
-        weights = sp.vstack([base, extra], format="csc")
         texts = [f"{title}. {abstract}" for title, abstract in zip(titles, abstracts)]
-        extra_tfidf = self.tfidf_model.transform(texts) if self.tfidf_model else sp.csr_matrix((len(texts), self.tfidf.shape[1]), dtype=np.float32)
-        tfidf = sp.vstack([self.tfidf, extra_tfidf], format="csr")
+        tfidf = self._tfidf_rows(texts)
+        new_surface = dict(previous.new_surface) if previous is not None else {}
+        for token, counts in surface_counts.items():
+            if token not in self.vocabulary:  # a built term's surface word is fixed at build time
+                new_surface[token] = new_surface[token] + counts if token in new_surface else counts
+        if previous is not None:
+            tf = sp.vstack([_with_row_columns(previous.term_counts, len(vocabulary)), tf], format="csr")
+            lengths = np.concatenate([previous.lengths, lengths])
+            tfidf = sp.vstack([previous.tfidf, tfidf], format="csr")
+        return AddedRows(vocabulary, tf, lengths, new_surface, tfidf)
+
+    def with_rows(self, added: AddedRows) -> "LexicalIndex":
+        """This index with `added` appended as rows (see `extended`)."""
+        if not len(added):
+            return self
+        vocabulary = added.vocabulary
+        new_terms = list(vocabulary)[len(self.surface):]
+        surface = self.surface + [added.new_surface[token].most_common(1)[0][0] for token in new_terms]
+        base = _with_columns(self.weights.tocsc(), len(vocabulary))
+        frequency = (np.diff(base.indptr).astype(np.float32)
+                     + np.bincount(added.term_counts.indices, minlength=len(vocabulary)))
+        average_length = self.average_length or float(added.lengths.mean())
+        extra = _bm25_weights(added.term_counts, added.lengths, self.parameters, frequency, len(self) + len(added),
+                              average_length)
+        weights = sp.vstack([base, extra], format="csc")
+        tfidf = sp.vstack([self.tfidf, added.tfidf], format="csr")
         return LexicalIndex(vocabulary, weights, self.parameters, surface, tfidf, self.tfidf_model, self.average_length)
+
+    def _tfidf_rows(self, texts: list[str]) -> sp.csr_matrix:
+        if self.tfidf_model is None:
+            return sp.csr_matrix((len(texts), self.tfidf.shape[1]), dtype=np.float32)
+        return self.tfidf_model.transform(texts)
 
     def __len__(self) -> int:
         return self.weights.shape[0]
@@ -198,6 +250,11 @@ def _term_counts(titles: Sequence[str], abstracts: Sequence[str], parameters: BM
             counts.append(count)
     tf = sp.csr_matrix((np.asarray(counts, np.float32), (rows, cols)), shape=(len(titles), len(vocabulary)))
     return tf, lengths, surface_counts
+
+
+def _with_row_columns(matrix: sp.csr_matrix, columns: int) -> sp.csr_matrix:
+    """The same rows with empty columns appended up to `columns` (new terms later rows brought)."""
+    return sp.csr_matrix((matrix.data, matrix.indices, matrix.indptr), shape=(matrix.shape[0], columns))
 
 
 def _with_columns(matrix: sp.csc_matrix, columns: int) -> sp.csc_matrix:

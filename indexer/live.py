@@ -8,7 +8,9 @@ re-embedding: the vectors are in the journal) once changes pile up.
 
 Several processes may serve and change one index folder: every append happens under the folder's
 writer lock after catching up with what others appended, and `LiveIndex.refresh` picks up their
-changes (and rebuilt generations) without a restart.
+changes (and rebuilt generations) without a restart. A damaged journal line (store.IndexDamaged)
+fails the load, the refresh or the write that reads it, before anything is appended: the served
+snapshot stays the last good one until `paperlens check --repair` writes a generation to reload.
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ import numpy as np
 
 from indexer.dense import DenseParameters, EXACT_LIMIT, build_dense
 from indexer.errors import IndexNotFound
-from indexer.lexical import LexicalIndex
+from indexer.lexical import AddedRows, LexicalIndex
 from indexer.paper_index import Changes, PaperIndex
 from indexer.papers import Paper
 from indexer.store import (JournalPosition, Manifest, append_journal, journal_end, live_generation, load_index,
@@ -76,7 +78,17 @@ def apply_batches(index: PaperIndex, batches: Iterable[dict[str, Any]]) -> Paper
     dim = index.stored.vectors.shape[1]
     vectors = _stack(index.changes.vectors, added_vectors, dim)
     titles = _stack(index.changes.title_vectors, added_titles, dim)
-    return PaperIndex(index.stored, Changes(tuple(papers), vectors, titles, frozenset(dead)), row_by_id)
+    lexical_rows = _lexical_rows(index, papers[len(index.changes.papers):])
+    return PaperIndex(index.stored, Changes(tuple(papers), vectors, titles, frozenset(dead), lexical_rows), row_by_id)
+
+
+def _lexical_rows(index: PaperIndex, new_papers: list[Paper]) -> AddedRows | None:
+    """The snapshot's added lexical rows: the previous snapshot's, plus only the new papers
+    tokenised (re-tokenising every paper added since the build made each write slower than the last)."""
+    if not new_papers:
+        return index.lexical_rows
+    return index.stored.lexical.added_rows([p.title for p in new_papers], [p.abstract for p in new_papers],
+                                           index.lexical_rows)
 
 
 def load_live(index_dir: Path | str) -> tuple[PaperIndex, JournalPosition]:
@@ -128,11 +140,12 @@ class LiveIndex:
     def refresh(self) -> bool:
         """Catches up with changes made by other processes (journal lines, a new generation);
         True when something changed. The new snapshot is loaded before it replaces the old, so
-        requests keep being answered meanwhile."""
+        requests keep being answered meanwhile; on IndexDamaged the old one stays served."""
         current = journal_end(self.index_dir)
         if current is None or current == self.position:
             return False
-        if current.generation != self.position.generation:
+        switched = current.generation != self.position.generation
+        if switched:
             index, position = load_live(self.index_dir)  # the slow part, outside the locks
             index.warm()
             with self._guard:
@@ -140,8 +153,9 @@ class LiveIndex:
                     self._state = (index, position)
                     self.loaded_at = time.time()
         with self._guard, writer_lock(self.index_dir):
-            self._catch_up_locked()
-        return True
+            caught_up = self._catch_up_locked()
+        # Not True for a torn last line alone: the journal's size differs from what was read until the next append.
+        return switched or caught_up
 
     def _catch_up_locked(self) -> bool:
         index, position = self._state

@@ -17,6 +17,7 @@ import numpy as np
 
 from indexer.dense import search_dense
 from indexer.errors import UnknownPaper
+from indexer.lexical import AddedRows
 from indexer.papers import Paper
 from indexer.store import Manifest, StoredIndex, load_index
 
@@ -33,6 +34,8 @@ class Changes:
     vectors: np.ndarray = field(default_factory=lambda: np.zeros((0, 0), np.float32))
     title_vectors: np.ndarray = field(default_factory=lambda: np.zeros((0, 0), np.float32))
     dead: frozenset[int] = frozenset()
+    # The added papers' lexical rows, tokenised batch by batch (None: tokenise them all on load).
+    lexical_rows: AddedRows | None = None
 
 
 class PaperIndex:
@@ -45,7 +48,8 @@ class PaperIndex:
         self.papers: list[Paper] = stored.papers + list(added) if added else stored.papers
         self.vectors = RowStack(stored.vectors, self.changes.vectors) if added else stored.vectors
         self.title_vectors = RowStack(stored.title_vectors, self.changes.title_vectors) if added else stored.title_vectors
-        self.lexical = stored.lexical.extended([p.title for p in added], [p.abstract for p in added]) if added else stored.lexical
+        self.lexical_rows = self._lexical_rows()
+        self.lexical = stored.lexical.with_rows(self.lexical_rows) if self.lexical_rows is not None else stored.lexical
         if row_by_id is None:
             row_by_id = {paper.id: row for row, paper in enumerate(self.papers) if row not in self.changes.dead}
         self._row_by_id = row_by_id
@@ -54,6 +58,16 @@ class PaperIndex:
             self.alive = np.ones(len(self.papers), dtype=bool)
             self.alive[list(self.changes.dead)] = False
         self._dead_stored = sum(1 for row in self.changes.dead if row < self.base_count)
+
+    def _lexical_rows(self) -> AddedRows | None:
+        """The added papers' lexical rows: those `changes` carries (tokenised batch by batch), or made now."""
+        added = self.changes.papers
+        if not added:
+            return None
+        rows = self.changes.lexical_rows
+        if rows is not None and len(rows) == len(added):
+            return rows
+        return self.stored.lexical.added_rows([p.title for p in added], [p.abstract for p in added])
 
     @classmethod
     def load(cls, index_dir: Path | str) -> "PaperIndex":

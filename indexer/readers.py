@@ -26,9 +26,10 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from email.utils import parsedate_to_datetime
 from typing import Any
+from urllib.parse import urlsplit
 
 from indexer.errors import BadRecord, SourceUnreadable, UnknownFormat
-from indexer.papers import Paper
+from indexer.papers import MAX_AUTHORS, MAX_CATEGORIES, MAX_LENGTHS, Paper
 
 FORMATS = ("jsonl", "csv", "parquet", "arxiv", "bibtex", "daily")
 
@@ -143,12 +144,17 @@ def _normalise_latex(text: str) -> str:
     return text
 
 
+# Control characters (U+0000-U+001F, U+007F) have no place in a title and break XML (the Atom
+# feed): whitespace ones become spaces, the others go.
+_CONTROL = {code: (" " if chr(code) in "\t\n\r\x0b\x0c" else None) for code in (*range(32), 127)}
+
+
 def normalise_text(text: str) -> str:
     """Plain, single-spaced text from titles and abstracts that carry HTML/JATS markup, HTML
-    entities or LaTeX (accents, escapes, braces, `$math$`)."""
+    entities or LaTeX (accents, escapes, braces, `$math$`); control characters removed."""
     if not text:
         return ""
-    text = str(text)
+    text = str(text).translate(_CONTROL)
     if "<" in text:
         text = _TAG.sub(_replace_tag, text)
     if "&" in text:
@@ -218,6 +224,8 @@ _DATE_PREFIX = re.compile(r"^(\d{4})(?:-(\d{2})(?:-(\d{2}))?)?(?:[T ]\d{2}:\d{2}
 
 
 def _valid_date(year: str, month: str | None, day: str | None) -> str | None:
+    if int(year) < 1000:  # "0000" is a placeholder, not a date
+        return None
     try:
         if day:
             return dt.date(int(year), int(month or 0), int(day)).isoformat()
@@ -249,25 +257,37 @@ def parse_published(value: Any) -> str | None:
 
 
 def _split_authors(value: Any) -> list[str]:
+    """Raises TypeError for anything but a string or a list of strings."""
     if value is None:
         return []
     if isinstance(value, str):
         # "Smith, John; Doe, Jane" keeps "Last, First" entries whole; otherwise " and " separates.
         parts = value.split(";") if ";" in value else re.split(r"\s+and\s+", value)
     else:
-        parts = [str(part) for part in value if part is not None]
+        parts = _strings(value)
     return [name for name in (normalise_text(part) for part in parts) if name]
 
 
 def _split_categories(value: Any) -> list[str]:
+    """Raises TypeError for anything but a string or a list of strings."""
     if value is None:
         return []
     if isinstance(value, str):
         # The contract says space-separated; "cs.CL, cs.LG" is common enough to accept too.
         parts = re.split(r"[;,]", value) if re.search(r"[;,]", value) else value.split()
     else:
-        parts = [str(part) for part in value if part is not None]
-    return [part.strip() for part in parts if part and part.strip()]
+        parts = _strings(value)
+    return [part for part in (normalise_text(part) for part in parts) if part]
+
+
+def _strings(value: Any) -> list[str]:
+    """A list (or a Parquet/NumPy array) of strings; a mapping or a nested list is not one."""
+    if isinstance(value, Mapping) or not hasattr(value, "__iter__"):
+        raise TypeError(type(value).__name__)
+    parts = list(value)
+    if not all(part is None or isinstance(part, str) for part in parts):
+        raise TypeError("list holds non-strings")
+    return [part for part in parts if part is not None]
 
 
 def _text_field(record: Mapping[str, Any], name: str, path: str, line: int | None) -> str:
@@ -278,7 +298,50 @@ def _text_field(record: Mapping[str, Any], name: str, path: str, line: int | Non
         return ""
     if isinstance(value, bool) or not isinstance(value, (str, int, float)):
         raise BadRecord(path, line, f"field '{name}' must be a string, not {type(value).__name__}")
-    return str(value)
+    return _valid_unicode(str(value), name, path, line)
+
+
+def _valid_unicode(text: str, name: str, path: str, line: int | None) -> str:
+    """JSON can carry a lone surrogate (\\ud800) that no UTF-8 file, database or answer can hold."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        raise BadRecord(path, line, f"field '{name}' is not valid Unicode (a lone surrogate)") from None
+    return text
+
+
+def _check_lengths(paper: Paper, path: str, line: int | None) -> Paper:
+    fields = {"id": [paper.id], "title": [paper.title], "abstract": [paper.abstract], "url": [paper.url or ""],
+              "author": paper.authors, "category": paper.categories}
+    for name, values in fields.items():
+        for value in values:
+            _valid_unicode(value, name, path, line)
+            if len(value) > MAX_LENGTHS[name]:
+                raise BadRecord(path, line, f"field '{name}' is {len(value)} characters, over the limit of "
+                                f"{MAX_LENGTHS[name]}")
+    if len(paper.authors) > MAX_AUTHORS or len(paper.categories) > MAX_CATEGORIES:
+        raise BadRecord(path, line, f"at most {MAX_AUTHORS} authors and {MAX_CATEGORIES} categories per paper")
+    if any(ord(c) < 32 for c in paper.id):
+        raise BadRecord(path, line, "field 'id' holds control characters")
+    return paper
+
+
+def web_url(value: str | None) -> str | None:
+    """The url if it is http(s) with a host; None for anything else (javascript:, data:, file:)."""
+    if not value:
+        return None
+    try:
+        parts = urlsplit(value.strip())
+    except ValueError:
+        return None
+    return value.strip() if parts.scheme.lower() in ("http", "https") and parts.netloc else None
+
+
+def _record_url(record: Mapping[str, Any], path: str, line: int | None) -> str | None:
+    url = _text_field(record, "url", path, line).strip()
+    if url and web_url(url) is None:
+        raise BadRecord(path, line, f"field 'url' must be an http(s) URL, not {url[:80]!r}")
+    return url or None
 
 
 def _record_id(record: Mapping[str, Any], path: str, line: int | None) -> str:
@@ -308,11 +371,12 @@ def paper_from_record(record: Mapping[str, Any], path: str, line: int | None) ->
         authors = _split_authors(record.get("authors"))
         categories = _split_categories(record.get("categories"))
     except TypeError:
-        raise BadRecord(path, line, "fields 'authors' and 'categories' must be lists or strings") from None
-    url = _text_field(record, "url", path, line).strip() or None
+        raise BadRecord(path, line, "fields 'authors' and 'categories' must each be a list of strings or "
+                        "one string") from None
+    url = _record_url(record, path, line)
     abstract = normalise_text(_text_field(record, "abstract", path, line))
-    return Paper(id=paper_id, title=title, abstract=abstract, authors=authors, categories=categories,
-                 published=published, url=url)
+    return _check_lengths(Paper(id=paper_id, title=title, abstract=abstract, authors=authors, categories=categories,
+                                published=published, url=url), path, line)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -644,7 +708,7 @@ def _bib_paper(entry: _BibEntry, path: str) -> Paper:
     venue = normalise_text(fields.get("journal") or fields.get("booktitle") or "")
     extra = {"doi": doi, "arxiv_id": arxiv_id, "bibtex_key": entry.key or None, "venue": venue or None,
              "entry_type": entry.kind}
-    url = normalise_text(fields.get("url", "")) or (
+    url = web_url(normalise_text(fields.get("url", ""))) or (
         f"https://doi.org/{doi}" if doi else f"https://arxiv.org/abs/{arxiv_id}" if arxiv_id else None)
     return Paper(
         id=paper_id,

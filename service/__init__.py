@@ -1,1 +1,3 @@
-"""Online side of paperlens: a FastAPI app over a loaded index."""
+"""Online: the FastAPI app over a loaded index, the ranking functions, users and the command line."""
+
+__version__ = "0.3.0"

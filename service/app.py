@@ -16,19 +16,28 @@ from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import FileResponse, JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from indexer.errors import PaperlensError
+from indexer.errors import IndexDamaged, PaperlensError
 from indexer.store import users_database
 from models import UnknownModel
+from service import __version__
 from service.engine import SearchEngine
 from service.observability import Metrics, RequestObserver
 from service.operations import Operations
 from service.routes import admin, health, papers, recommendations, search, users
-from service.security import Limits, RateLimiter
+from service.security import HostCheck, Limits, RateLimiter
 from service.settings import Settings
 from service.users import UserStoreUnavailable, open_user_store
 
 log = logging.getLogger("paperlens")
 STATIC = Path(__file__).parent / "static"
+STATIC_TYPES = {".js": "text/javascript; charset=utf-8", ".css": "text/css; charset=utf-8"}
+# The page runs only its own script file: no inline script or handler, whatever text a paper holds.
+PAGE_HEADERS = {
+    "Content-Security-Policy": "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+                               "object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+}
 
 
 def create_app(settings: Settings | None = None, engine: SearchEngine | None = None,
@@ -55,25 +64,36 @@ def create_app(settings: Settings | None = None, engine: SearchEngine | None = N
             task.cancel()
         app.state.users.close()
 
-    app = FastAPI(title="paperlens", version="0.2.0", lifespan=lifespan,
+    app = FastAPI(title="paperlens", version=__version__, lifespan=lifespan,
                   description="Semantic search, more-like-this and recommendations over research papers.")
     for module in (search, papers, recommendations, users, admin, health):
         app.include_router(module.router)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(UserStoreUnavailable, _user_store_unavailable)
+    app.add_exception_handler(IndexDamaged, _index_damaged)
     app.add_exception_handler(Exception, _unexpected_error)
     app.state.metrics = Metrics()
     limiter = RateLimiter(settings.rate_limit, settings.rate_burst) if settings.rate_limit > 0 else None
-    app.add_middleware(Limits, max_body=settings.max_body_bytes, limiter=limiter)
+    app.add_middleware(Limits, max_body=settings.max_body_bytes, limiter=limiter, admin_key=settings.admin_key)
     if settings.cors_origins:
         app.add_middleware(CORSMiddleware, allow_origins=settings.cors_origins, allow_methods=["*"],
                            allow_headers=["*"], expose_headers=["Retry-After"])
+    if settings.allowed_hosts is not None:  # `paperlens serve` always sets them (service.settings.served_hosts)
+        app.add_middleware(HostCheck, allowed=settings.allowed_hosts)
     app.add_middleware(RequestObserver, metrics=app.state.metrics, json_lines=settings.log_format == "json")
 
     @app.get("/", include_in_schema=False)
     def home() -> FileResponse:
-        return FileResponse(STATIC / "index.html")
+        return FileResponse(STATIC / "index.html", headers=PAGE_HEADERS, media_type="text/html; charset=utf-8")
+
+    static_files = {path.name: path for path in STATIC.iterdir() if path.suffix in STATIC_TYPES}
+
+    @app.get("/static/{name}", include_in_schema=False)
+    def static_file(name: str) -> FileResponse:
+        if name not in static_files:  # only the page's own files: no path is built from the request
+            raise StarletteHTTPException(status_code=404, detail=f"no static file {name}")
+        return FileResponse(static_files[name], headers=PAGE_HEADERS, media_type=STATIC_TYPES[static_files[name].suffix])
 
     return app
 
@@ -121,6 +141,12 @@ async def _validation_error(request: Request, error: RequestValidationError) -> 
 
 async def _http_error(request: Request, error: StarletteHTTPException) -> JSONResponse:
     return JSONResponse(status_code=error.status_code, content={"detail": error.detail}, headers=getattr(error, "headers", None))
+
+
+async def _index_damaged(request: Request, error: Exception) -> JSONResponse:
+    """A write found a damaged journal line: nothing was appended, and the operator must repair."""
+    log.error("%s", error)
+    return JSONResponse(status_code=503, content={"detail": f"index needs repair, nothing was changed: {error}"})
 
 
 async def _user_store_unavailable(request: Request, error: Exception) -> JSONResponse:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
-import logging
 import os
 import sys
 from collections.abc import Sequence
@@ -13,6 +12,7 @@ from collections.abc import Sequence
 from indexer.errors import PaperlensError, UnknownPaper
 from indexer.readers import FORMATS
 from models import DEFAULT_MODEL, UnknownModel
+from service import __version__
 
 EXIT_BAD_INPUT = 2
 
@@ -32,6 +32,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="paperlens", description="Semantic search and recommendations for research papers.")
+    parser.add_argument("--version", action="version", version=f"paperlens {__version__}")
     commands = parser.add_subparsers(dest="command", required=True)
 
     index = commands.add_parser("index", help="build (or --update) an index folder from paper sources")
@@ -70,6 +71,13 @@ def _parser() -> argparse.ArgumentParser:
     compact = commands.add_parser("compact", help="fold the changes made since the last build into a new generation")
     compact.add_argument("--index", required=True, metavar="DIR")
     compact.set_defaults(run=_compact)
+
+    check = commands.add_parser("check", help="verify an index folder (manifest, files, journal checksums); "
+                                "exit 2 when damaged")
+    check.add_argument("--index", required=True, metavar="DIR")
+    check.add_argument("--repair", action="store_true",
+                       help="keep every intact journal batch and move the damaged lines aside into a file it names")
+    check.set_defaults(run=_check)
 
     search = commands.add_parser("search", help="papers for a natural-language query")
     search.add_argument("text", metavar="TEXT")
@@ -153,11 +161,12 @@ def _index_on_cluster(args: argparse.Namespace, progress: bool | None) -> int:
 
 def _serve(args: argparse.Namespace) -> int:
     from indexer.store import read_manifest
-    from service.settings import Settings
+    from service.settings import load_settings, served_hosts
 
     manifest = read_manifest(args.index)  # fail here, with one line, rather than serve 503 forever
     overrides = {"users": args.users} if args.users else {}
-    settings = Settings(index_dir=args.index, host=args.host, port=args.port, **overrides)
+    settings = load_settings(index_dir=args.index, host=args.host, port=args.port, **overrides)
+    settings = settings.model_copy(update={"allowed_hosts": served_hosts(settings.allowed_hosts, args.host)})
     from indexer.store import users_database
     from service.users import open_user_store
 
@@ -170,7 +179,9 @@ def _serve(args: argparse.Namespace) -> int:
                 else "no PAPERLENS_ADMIN_KEY: listening on 127.0.0.1 only, write calls open to local users")
     print(f"paperlens: serving {manifest.count} papers ({manifest.model}) on http://{args.host}:{args.port} ({security})",
           file=sys.stderr, flush=True)
-    logging.basicConfig(level=logging.INFO, format="%(message)s", stream=sys.stderr)
+    from service.observability import log_to
+
+    log_to(sys.stderr)
     if args.ray:
         from service.ray_serve import serve_on_cluster
 
@@ -184,7 +195,11 @@ def _serve(args: argparse.Namespace) -> int:
 
     from service.app import create_app
 
-    uvicorn.run(create_app(settings, loading=loading), host=args.host, port=args.port, log_level="warning", access_log=False)
+    # X-Forwarded-For names the client only when a configured proxy sent it (uvicorn's default
+    # trusts it from loopback, which would let any local client choose its rate-limit bucket).
+    uvicorn.run(create_app(settings, loading=loading), host=args.host, port=args.port, log_level="warning",
+                access_log=False, proxy_headers=bool(settings.trusted_proxies),
+                forwarded_allow_ips=settings.trusted_proxies or None)
     return 0
 
 
@@ -209,6 +224,37 @@ def _compact(args: argparse.Namespace) -> int:
     papers, dropped = compact(args.index)
     print(f"compacted {args.index}: {papers} papers, dead rows dropped: {dropped}, in {time.perf_counter() - started:.1f}s")
     return 0
+
+
+def _check(args: argparse.Namespace) -> int:
+    from indexer.store import check_index
+
+    report = check_index(args.index)
+    for problem in report.problems:
+        print(problem)
+    if args.repair and report.damaged_journal_lines:
+        report = _repair(args.index)
+    if report.healthy:
+        print(f"ok: {report.summary}")
+        return 0
+    hint = ""
+    if report.damaged_journal_lines:
+        hint = f"; `paperlens check --index {args.index} --repair` fixes the journal"
+    print(f"paperlens: {args.index} is damaged (problems: {len(report.problems)}){hint}", file=sys.stderr)
+    return EXIT_BAD_INPUT
+
+
+def _repair(index: str):
+    from indexer.store import check_index, repair_journal
+
+    repair = repair_journal(index)
+    if repair is not None:
+        print(f"repaired: {repair.damaged}'s journal: intact batches kept, in order, in {repair.generation}: "
+              f"{repair.kept}; lines set aside: {repair.set_aside}, their bytes as they were, in {repair.aside}")
+    report = check_index(index)
+    for problem in report.problems:
+        print(problem)
+    return report
 
 
 def _engine(args: argparse.Namespace):

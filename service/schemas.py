@@ -5,9 +5,24 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from typing import Annotated
 
-from indexer.papers import Paper
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, field_validator
+
+from indexer.papers import MAX_LENGTHS, Paper
+
+
+def _valid_unicode(text: str) -> str:
+    """JSON may carry a lone surrogate (\\ud800): no database, log or answer can hold it."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        raise ValueError("not valid Unicode (a lone surrogate)") from None
+    return text
+
+
+# A paper id as a request may give it: what the index could hold, nothing a disk or a log chokes on.
+PaperId = Annotated[str, StringConstraints(min_length=1, max_length=MAX_LENGTHS["id"]), AfterValidator(_valid_unicode)]
 
 
 class PaperOut(BaseModel):
@@ -49,13 +64,14 @@ class SimilarResults(PaperList):
 class RecommendationRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    liked: list[str] = Field(..., min_length=1, max_length=1000, description="ids of papers the reader liked")
-    disliked: list[str] = Field(default_factory=list, max_length=1000)
+    liked: list[PaperId] = Field(..., min_length=1, max_length=1000, description="ids of papers the reader liked")
+    disliked: list[PaperId] = Field(default_factory=list, max_length=1000)
     k: int = Field(10, ge=1, le=100)
     offset: int = Field(0, ge=0, le=10_000)
-    candidates: list[str] | None = Field(None, max_length=10_000, description="rank exactly these papers")
-    category: list[str] = Field(default_factory=list)
-    author: str | None = Field(None, min_length=1, max_length=200)
+    candidates: list[PaperId] | None = Field(None, max_length=10_000, description="rank exactly these papers")
+    category: list[Annotated[str, StringConstraints(max_length=200), AfterValidator(_valid_unicode)]] = Field(
+        default_factory=list)
+    author: Annotated[str, AfterValidator(_valid_unicode)] | None = Field(None, min_length=1, max_length=200)
     since: dt.date | None = None
     until: dt.date | None = None
 
@@ -83,6 +99,10 @@ class UserOut(BaseModel):
     likes: list[str]
     dislikes: list[str]
     counts: dict[str, int]
+
+
+class SeenOut(UserOut):
+    unknown_ids: list[str] = Field(default_factory=list, description="ids not in the index: not stored")
 
 
 class UserRecommendations(PaperList):

@@ -83,13 +83,14 @@ class RateLimiter:
 
 class Limits:
     """ASGI middleware: request bodies over `max_body` get 413 (by Content-Length, or while they
-    stream); with a rate, each key (the bearer token, else the client address) gets 429 with
-    Retry-After beyond it."""
+    stream); with a rate, each client address gets 429 with Retry-After beyond it, and so does the
+    admin key, in a bucket of its own."""
 
     EXEMPT = ("/health", "/ready", "/live", "/metrics")
 
-    def __init__(self, app: ASGIApp, max_body: int, limiter: RateLimiter | None) -> None:
+    def __init__(self, app: ASGIApp, max_body: int, limiter: RateLimiter | None, admin_key: str | None = None) -> None:
         self.app, self.max_body, self.limiter = app, max_body, limiter
+        self.admin_key = admin_key.encode() if admin_key else None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -100,7 +101,9 @@ class Limits:
             wait = self.limiter.wait_needed(self._key(scope, headers))
             if wait > 0:
                 retry = str(max(1, math.ceil(wait)))
-                await JSONResponse({"detail": f"rate limit reached: retry in {retry} s"}, 429, {"Retry-After": retry})(scope, receive, send)
+                detail = f"rate limit reached: retry in {retry} s"
+                answer = JSONResponse({"detail": detail}, 429, {"Retry-After": retry})
+                await answer(scope, receive, send)
                 return
         length = headers.get(b"content-length")
         if length is not None and length.isdigit() and int(length) > self.max_body:
@@ -130,15 +133,56 @@ class Limits:
                 await self._too_large(scope, receive, send)
 
     async def _too_large(self, scope: Scope, receive: Receive, send: Send) -> None:
-        await JSONResponse({"detail": f"request body over the limit of {self.max_body} bytes"}, 413)(scope, receive, send)
+        answer = JSONResponse({"detail": f"request body over the limit of {self.max_body} bytes"}, 413)
+        await answer(scope, receive, send)
 
-    @staticmethod
-    def _key(scope: Scope, headers: dict[bytes, bytes]) -> str:
+    def _key(self, scope: Scope, headers: dict[bytes, bytes]) -> str:
+        """The admin key's own bucket, else the client address's: any other bearer value (a user
+        token, a guess) shares its sender's bucket, so inventing values buys no requests. The
+        address is the connecting one unless uvicorn took it from a trusted proxy's X-Forwarded-For."""
         authorization = headers.get(b"authorization", b"")
-        if authorization.lower().startswith(b"bearer "):
-            return "key:" + hashlib.sha256(authorization[7:].strip()).hexdigest()[:16]
+        if self.admin_key and authorization[:7].lower() == b"bearer ":
+            if hmac.compare_digest(authorization[7:].strip(), self.admin_key):
+                return "admin"
         return "addr:" + str((scope.get("client") or ("-",))[0])
 
 
 class _BodyTooLarge(StarletteHTTPException):
     """Raised while a body streams in: an HTTP error, so the app's handlers answer 413."""
+
+
+class HostCheck:
+    """ASGI middleware: 400 for a request whose Host header is not an allowed name (`*` allows
+    any, `*.example.org` a domain). The probes stay open, so an orchestrator may call them by IP."""
+
+    EXEMPT = ("/health", "/ready", "/live")
+
+    def __init__(self, app: ASGIApp, allowed: list[str]) -> None:
+        self.app = app
+        self.any = "*" in allowed
+        self.names = {_host_name(name) for name in allowed if not name.startswith("*.")}
+        self.domains = tuple(name[1:].lower() for name in allowed if name.startswith("*."))
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if self.any or scope["type"] not in ("http", "websocket") or scope.get("path") in self.EXEMPT:
+            await self.app(scope, receive, send)
+            return
+        host = dict(scope.get("headers") or []).get(b"host", b"").decode("latin-1")
+        if self.allows(host):
+            await self.app(scope, receive, send)
+            return
+        shown = ascii(host[:100]) if host else "(none)"
+        detail = f"host {shown} is not served here: PAPERLENS_ALLOWED_HOSTS lists the names this server answers to"
+        await JSONResponse({"detail": detail}, 400)(scope, receive, send)
+
+    def allows(self, host_header: str) -> bool:
+        name = _host_name(host_header)
+        return bool(name) and (name in self.names or name.endswith(self.domains))
+
+
+def _host_name(host: str) -> str:
+    """The name in a Host header or an allowed-hosts entry, without port or IPv6 brackets, lowercase."""
+    host = host.strip().lower()
+    if host.startswith("["):
+        return host[1:host.find("]")] if "]" in host else ""
+    return host.partition(":")[0] if host.count(":") == 1 else host

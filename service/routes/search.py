@@ -12,13 +12,15 @@ from service.routes.papers import paper_list
 from service.schemas import SearchResults
 
 router = APIRouter(tags=["search"])
+MAX_QUERY_LENGTH = 20_000  # a pasted abstract is 1-2k characters, a long paragraph 3-5k
 
 
 @router.get("/search", response_model=SearchResults)
 async def search(
     engine: Engine,
     filters: ListFilters,
-    q: Annotated[str, Query(min_length=1, max_length=1000, pattern=r"\S", description="natural-language query")],
+    q: Annotated[str, Query(min_length=1, max_length=MAX_QUERY_LENGTH, pattern=r"\S",
+                                   description="natural-language query: words, or a pasted abstract or paragraph")],
     k: K = 10,
     offset: Offset = 0,
     mode: SearchMode = SearchMode.hybrid,

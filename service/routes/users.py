@@ -1,17 +1,18 @@
 from __future__ import annotations
 
-import json
+import re
 import time
 from typing import Annotated
 from xml.etree import ElementTree
 
+import orjson
 from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request, Response
 
 from indexer.errors import BadRecord
 from service import library
 from service.deps import K, Engine, ListFilters, Offset, Users
 from service.routes.papers import paper_list, row_or_404
-from service.schemas import ImportResults, UserOut, UserRecommendations
+from service.schemas import ImportResults, PaperId, SeenOut, UserOut, UserRecommendations
 from service.security import is_admin, new_token, require_user, token_hash
 from service.users import DISLIKE, LIKE, SEEN, recommend_for_user
 
@@ -50,11 +51,18 @@ def delete_user(user: UserName, users: Users) -> dict:
 def issue_token(user: UserName, request: Request, users: Users) -> dict:
     """A new token for the user (any previous one stops working); shown once, stored hashed.
     From then on the user's calls need `Authorization: Bearer TOKEN` (or the admin key). With an
-    admin key configured, only the admin or the user (with the current token) may ask."""
+    admin key configured, only the admin or the user (with the current token) may ask. Without
+    one, a first token only claims a new user name: whoever asked first could otherwise lock the
+    owner of an existing library out of it."""
     settings = request.app.state.settings
-    if settings.admin_key and users.token_hash(user) is None and not is_admin(request):
+    first = users.token_hash(user) is None
+    if settings.admin_key and first and not is_admin(request):
         raise HTTPException(status_code=401, detail="issuing a user's first token needs the admin key",
                             headers={"WWW-Authenticate": "Bearer"})
+    record = users.get(user) if first and not settings.admin_key else None
+    if record is not None and (record.likes or record.dislikes or record.seen):
+        raise HTTPException(status_code=403, detail=f"user {user} already has likes, dislikes or seen papers: "
+                            "only the admin can issue their first token (set PAPERLENS_ADMIN_KEY)")
     token = new_token()
     users.set_token(user, token_hash(token))
     return {"user": user, "token": token}
@@ -78,13 +86,17 @@ _marking_routes(LIKE, "likes")
 _marking_routes(DISLIKE, "dislikes")
 
 
-@router.post("/users/{user}/seen", response_model=UserOut)
-def add_seen(user: UserName, ids: list[str], users: Users) -> UserOut:
-    """Papers the user has seen (a JSON list of ids): never recommended to them again."""
+@router.post("/users/{user}/seen", response_model=SeenOut)
+def add_seen(user: UserName, ids: list[PaperId], engine: Engine, users: Users) -> SeenOut:
+    """Papers the user has seen (a JSON list of ids): never recommended to them again. Only ids of
+    indexed papers are kept (the others come back in `unknown_ids`): a client cannot fill the disk."""
     if len(ids) > MAX_SEEN_BATCH:
         raise HTTPException(status_code=413, detail=f"at most {MAX_SEEN_BATCH} ids per call")
-    users.mark(user, ids, SEEN)
-    return user_out(users, user)
+    index = engine.index
+    known = [paper_id for paper_id in dict.fromkeys(ids) if paper_id in index]
+    users.mark(user, known, SEEN)
+    unknown = [paper_id for paper_id in dict.fromkeys(ids) if paper_id not in index]
+    return SeenOut(**user_out(users, user).model_dump(), unknown_ids=unknown)
 
 
 Diversity = Annotated[float, Query(ge=0.0, le=1.0, description="0 = pure relevance; up to 1 = maximal marginal relevance")]
@@ -118,16 +130,26 @@ def atom_feed(url: str, user: str, papers, reason: str | None) -> bytes:
     ElementTree.SubElement(feed, f"{{{atom}}}link", rel="self", href=url)
     for paper in papers:
         entry = ElementTree.SubElement(feed, f"{{{atom}}}entry")
-        ElementTree.SubElement(entry, f"{{{atom}}}id").text = paper.url or f"urn:paperlens:{paper.id}"
-        ElementTree.SubElement(entry, f"{{{atom}}}title").text = paper.title
+        ElementTree.SubElement(entry, f"{{{atom}}}id").text = _xml_text(paper.url or f"urn:paperlens:{paper.id}")
+        ElementTree.SubElement(entry, f"{{{atom}}}title").text = _xml_text(paper.title)
         ElementTree.SubElement(entry, f"{{{atom}}}updated").text = _atom_date(paper.published) or now
         if paper.url:
-            ElementTree.SubElement(entry, f"{{{atom}}}link", href=paper.url)
+            ElementTree.SubElement(entry, f"{{{atom}}}link", href=_xml_text(paper.url))
         for name in paper.authors[:20]:
-            ElementTree.SubElement(ElementTree.SubElement(entry, f"{{{atom}}}author"), f"{{{atom}}}name").text = name
+            author = ElementTree.SubElement(entry, f"{{{atom}}}author")
+            ElementTree.SubElement(author, f"{{{atom}}}name").text = _xml_text(name)
         because = f"Because you liked {', '.join(paper.because)}. " if paper.because else ""
-        ElementTree.SubElement(entry, f"{{{atom}}}summary").text = because + paper.abstract
+        ElementTree.SubElement(entry, f"{{{atom}}}summary").text = _xml_text(because + paper.abstract)
     return ElementTree.tostring(feed, encoding="utf-8", xml_declaration=True)
+
+
+_NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff\ud800-\udfff]")
+
+
+def _xml_text(text: str | None) -> str | None:
+    """What XML 1.0 can hold: control characters and lone surrogates (from indexes built before
+    ingest stripped them) removed, so the feed stays well-formed."""
+    return None if text is None else _NOT_XML.sub("", text)
 
 
 def _atom_date(published: str | None) -> str | None:
@@ -144,17 +166,25 @@ async def import_library(user: UserName, request: Request, engine: Engine, users
     content = await _upload(request)
     try:
         if content.lstrip()[:1] == b"[":
-            identifiers = json.loads(content)
-            if not isinstance(identifiers, list) or not all(isinstance(i, str) for i in identifiers):
-                raise HTTPException(status_code=422, detail="a JSON import must be a list of id strings")
+            identifiers = _json_identifiers(content)
             result = library.match_identifiers(engine.index, identifiers)
         else:
             result = library.match_bibtex(engine.index, content)
-    except (BadRecord, UnicodeDecodeError, json.JSONDecodeError) as error:
+    except (BadRecord, UnicodeDecodeError, RecursionError) as error:
         raise HTTPException(status_code=422, detail=f"cannot read the library: {error}") from None
     users.mark(user, result.matched, LIKE)
     return ImportResults(user=user, matched=len(result.matched), unmatched=len(result.unmatched),
                          matched_ids=result.matched, unmatched_entries=result.unmatched)
+
+
+def _json_identifiers(content: bytes) -> list[str]:
+    try:
+        identifiers = orjson.loads(content)  # refuses deep nesting at once (json recurses until it fails)
+    except orjson.JSONDecodeError as error:
+        raise HTTPException(status_code=422, detail=f"cannot read the library: not valid JSON ({error})") from None
+    if not isinstance(identifiers, list) or not all(isinstance(i, str) for i in identifiers):
+        raise HTTPException(status_code=422, detail="a JSON import must be a list of id strings")
+    return identifiers  # orjson refuses lone surrogates: every string here is valid Unicode
 
 
 async def _upload(request: Request) -> bytes:
