@@ -10,8 +10,9 @@ _DATE = re.compile(r"^\d{4}(-\d{2}(-\d{2})?)?$")
 
 # What one paper record may hold: far above any real paper (among the 74,728 arXiv cs papers the
 # longest abstract has 3,488 characters, the longest title 226, the longest author list about 3,300
-# names), low enough that one record cannot fill the disk or a server's memory.
-MAX_LENGTHS = {"id": 512, "title": 2_000, "abstract": 100_000, "url": 2_048, "author": 500, "category": 200}
+# names; one "author" is 512 characters and one category 149, lists run together by the source), low
+# enough that one record cannot fill the disk or a server's memory. The id limit is the API's for any paper id.
+MAX_LENGTHS = {"id": 512, "title": 2_000, "abstract": 100_000, "url": 2_048, "author": 1_000, "category": 500}
 MAX_AUTHORS = 5_000
 MAX_CATEGORIES = 200
 

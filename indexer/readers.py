@@ -319,29 +319,47 @@ def _check_lengths(paper: Paper, path: str, line: int | None) -> Paper:
             if len(value) > MAX_LENGTHS[name]:
                 raise BadRecord(path, line, f"field '{name}' is {len(value)} characters, over the limit of "
                                 f"{MAX_LENGTHS[name]}")
-    if len(paper.authors) > MAX_AUTHORS or len(paper.categories) > MAX_CATEGORIES:
-        raise BadRecord(path, line, f"at most {MAX_AUTHORS} authors and {MAX_CATEGORIES} categories per paper")
+    counts = (("authors", paper.authors, MAX_AUTHORS), ("categories", paper.categories, MAX_CATEGORIES))
+    for name, values, limit in counts:
+        if len(values) > limit:
+            raise BadRecord(path, line, f"field '{name}' has {len(values)} entries, over the limit of {limit}")
     if any(ord(c) < 32 for c in paper.id):
         raise BadRecord(path, line, "field 'id' holds control characters")
     return paper
 
 
+# Characters a URL never holds unencoded (RFC 3986): one of them in a url is an attempt to break
+# out of an HTML attribute (`https://x/" onmouseover="...`) or a careless paste.
+_NOT_IN_URL = re.compile(r'[\s"<>\\`\x00-\x1f\x7f]')
+
+
 def web_url(value: str | None) -> str | None:
     """The url if it is http(s) with a host; None for anything else (javascript:, data:, file:)."""
-    if not value:
+    url = (value or "").strip()
+    if not url or _NOT_IN_URL.search(url):
         return None
     try:
-        parts = urlsplit(value.strip())
+        parts = urlsplit(url)
     except ValueError:
         return None
-    return value.strip() if parts.scheme.lower() in ("http", "https") and parts.netloc else None
+    return url if parts.scheme.lower() in ("http", "https") and parts.hostname else None
 
 
 def _record_url(record: Mapping[str, Any], path: str, line: int | None) -> str | None:
     url = _text_field(record, "url", path, line).strip()
     if url and web_url(url) is None:
-        raise BadRecord(path, line, f"field 'url' must be an http(s) URL, not {url[:80]!r}")
+        raise BadRecord(path, line, f"field 'url' must be an http(s) URL with a host (no spaces or quotes), "
+                        f"not {url[:80]!r}")
     return url or None
+
+
+def _list_field(record: Mapping[str, Any], name: str, split: Callable[[Any], list[str]], path: str,
+                line: int | None) -> list[str]:
+    """Authors or categories: a {"a": 1} or a [["a"]] is refused rather than read as "a" or "['a']"."""
+    try:
+        return split(record.get(name))
+    except TypeError:
+        raise BadRecord(path, line, f"field '{name}' must be a list of strings or one string") from None
 
 
 def _record_id(record: Mapping[str, Any], path: str, line: int | None) -> str:
@@ -367,12 +385,8 @@ def paper_from_record(record: Mapping[str, Any], path: str, line: int | None) ->
         published = parse_published(record.get("published"))
     except ValueError as error:
         raise BadRecord(path, line, f"field 'published': {error}") from None
-    try:
-        authors = _split_authors(record.get("authors"))
-        categories = _split_categories(record.get("categories"))
-    except TypeError:
-        raise BadRecord(path, line, "fields 'authors' and 'categories' must each be a list of strings or "
-                        "one string") from None
+    authors = _list_field(record, "authors", _split_authors, path, line)
+    categories = _list_field(record, "categories", _split_categories, path, line)
     url = _record_url(record, path, line)
     abstract = normalise_text(_text_field(record, "abstract", path, line))
     return _check_lengths(Paper(id=paper_id, title=title, abstract=abstract, authors=authors, categories=categories,
@@ -436,16 +450,20 @@ def _arxiv_authors(record: Mapping[str, Any]) -> list[str]:
 def _arxiv_paper(record: Mapping[str, Any], path: str, line: int) -> Paper:
     paper_id = _record_id(record, path, line)
     extra = {key: record[key] for key in ("doi", "journal-ref", "comments") if record.get(key)}
-    return Paper(
+    try:
+        authors = _arxiv_authors(record)
+    except TypeError:
+        raise BadRecord(path, line, "field 'authors' must be a list of strings or one string") from None
+    return _check_lengths(Paper(
         id=paper_id,
         title=_record_title(record, path, line),
         abstract=normalise_text(_text_field(record, "abstract", path, line)),
-        authors=_arxiv_authors(record),
-        categories=_split_categories(record.get("categories")),
+        authors=authors,
+        categories=_list_field(record, "categories", _split_categories, path, line),
         published=_arxiv_published(record, path, line),
         url=f"https://arxiv.org/abs/{paper_id}",
         extra=extra,
-    )
+    ), path, line)
 
 
 def read_arxiv(path: str) -> Iterator[Paper]:
@@ -710,7 +728,7 @@ def _bib_paper(entry: _BibEntry, path: str) -> Paper:
              "entry_type": entry.kind}
     url = web_url(normalise_text(fields.get("url", ""))) or (
         f"https://doi.org/{doi}" if doi else f"https://arxiv.org/abs/{arxiv_id}" if arxiv_id else None)
-    return Paper(
+    return _check_lengths(Paper(
         id=paper_id,
         title=title,
         abstract=normalise_text(fields.get("abstract", "").replace("~", " ")),
@@ -719,7 +737,7 @@ def _bib_paper(entry: _BibEntry, path: str) -> Paper:
         published=_bib_published(fields),
         url=url,
         extra={key: value for key, value in extra.items() if value},
-    )
+    ), path, entry.line)
 
 
 def read_bibtex(path: str) -> Iterator[Paper]:
@@ -904,8 +922,9 @@ def read_daily(path: str) -> Iterator[Paper]:
         slug = "hf-" + _slug(title)
         seen[slug] = seen.get(slug, 0) + 1
         paper_id = slug if seen[slug] == 1 else f"{slug}-{seen[slug]}"
-        yield Paper(id=paper_id, title=title, abstract=normalise_text(" ".join(paper.abstract)),
-                    published=_daily_published(paper.date, year), extra=dict(paper.extra))
+        yield _check_lengths(Paper(id=paper_id, title=title, abstract=normalise_text(" ".join(paper.abstract)),
+                                   published=_daily_published(paper.date, year), extra=dict(paper.extra)),
+                             path, paper.line)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
-
-from typing import Annotated
+from typing import Annotated, Any
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, field_validator
 
@@ -69,8 +67,8 @@ class RecommendationRequest(BaseModel):
     k: int = Field(10, ge=1, le=100)
     offset: int = Field(0, ge=0, le=10_000)
     candidates: list[PaperId] | None = Field(None, max_length=10_000, description="rank exactly these papers")
-    category: list[Annotated[str, StringConstraints(max_length=200), AfterValidator(_valid_unicode)]] = Field(
-        default_factory=list)
+    category: list[Annotated[str, StringConstraints(max_length=MAX_LENGTHS["category"]),
+                             AfterValidator(_valid_unicode)]] = Field(default_factory=list, max_length=50)
     author: Annotated[str, AfterValidator(_valid_unicode)] | None = Field(None, min_length=1, max_length=200)
     since: dt.date | None = None
     until: dt.date | None = None

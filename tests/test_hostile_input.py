@@ -103,7 +103,8 @@ def test_malformed_fields_are_refused_with_the_records_position(live: TestClient
 
 
 def test_control_characters_are_stripped_at_ingest_and_the_feed_parses(live: TestClient) -> None:
-    paper = {**NEW_PAPER, "title": "Zorbulating\x00 quasicrystal\x07 lattices\x1b", "abstract": "Bells\x08 and nulls\x00."}
+    paper = {**NEW_PAPER, "title": "Zorbulating\x00 quasicrystal\x07 lattices\x1b",
+             "abstract": "Bells\x08 and nulls\x00."}
     assert live.post("/papers", json=[paper], headers=ADMIN).status_code == 200
     stored = live.get(f"/papers/{paper['id']}").json()
     assert stored["title"] == "Zorbulating quasicrystal lattices" and stored["abstract"] == "Bells and nulls."
@@ -137,3 +138,26 @@ def test_a_refused_batch_leaves_the_index_as_it_was(live: TestClient, index_copy
     assert live.post("/papers", json=bad, headers=ADMIN).status_code == 422
     assert live.get(f"/papers/{NEW_PAPER['id']}").status_code == 404
     assert len(PaperIndex.load(index_copy).papers) == before
+
+
+@pytest.mark.parametrize("url", ['https://x/" onmouseover="alert(9)', "https://x/<script>", "http://:80/x"])
+def test_a_url_that_breaks_out_of_an_attribute_is_refused(live: TestClient, url: str) -> None:
+    answer = live.post("/papers", json=[{**NEW_PAPER, "url": url}], headers=ADMIN)
+    assert answer.status_code == 422 and answer.json()["detail"].startswith("papers[0]: field 'url'"), answer.text
+
+
+@pytest.mark.parametrize("path", ["/search?q=%ED%A0%80", "/search?q=x&category=%ED%A0%80", "/papers/%ED%A0%80",
+                                  "/papers/%ED%A0%80/similar", "/users/x/likes/%ED%A0%80"])
+def test_an_encoded_lone_surrogate_in_a_query_or_path_is_no_500(client: TestClient, path: str) -> None:
+    # Percent-decoding turns the invalid UTF-8 into U+FFFD: an ordinary, unknown string.
+    answer = client.get(path) if "likes" not in path else client.put(path)
+    assert answer.status_code in (200, 404), answer.text
+    assert "\ufffd" in answer.text or answer.status_code == 200
+
+
+def test_the_bundled_corpora_are_within_every_limit() -> None:
+    # The limits must never refuse a real paper: the bundled arXiv sample reads through them whole.
+    from indexer.readers import read_papers
+
+    corpus = Path(__file__).parent.parent / "data" / "arxiv-cs-recent-5000.jsonl.gz"
+    assert sum(1 for _ in read_papers(str(corpus))) == 5000

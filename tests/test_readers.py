@@ -405,3 +405,46 @@ def test_bibtex_unbalanced_entry_is_a_bad_record(tmp_path):
 ])
 def test_normalise_text(raw, clean):
     assert normalise_text(raw) == clean
+
+
+@pytest.mark.parametrize(("field", "value", "says"), [
+    ("authors", {"Ada": 1}, "field 'authors' must be a list of strings or one string"),
+    ("categories", [["cs.CL"]], "field 'categories' must be a list of strings or one string"),
+    ("published", "0000", "field 'published'"),
+    ("url", "javascript:alert(1)", "field 'url' must be an http(s) URL"),
+    ("title", "t" * 2_001, "field 'title' is 2001 characters, over the limit of 2000"),
+    ("authors", ["Ada"] * 5_001, "field 'authors' has 5001 entries, over the limit of 5000"),
+])
+def test_malformed_or_oversized_fields_name_file_and_line(tmp_path, field, value, says):
+    source = tmp_path / "papers.jsonl"
+    records = [{"id": "ok", "title": "Fine"}, {"id": "bad", "title": "Bad", field: value}]
+    source.write_text("".join(json.dumps(record) + "\n" for record in records), encoding="utf-8")
+    with pytest.raises(BadRecord, match=re.escape(f"papers.jsonl:2: {says}")):
+        read(source)
+
+
+def test_control_characters_are_stripped_from_titles_abstracts_and_authors(tmp_path):
+    source = tmp_path / "papers.jsonl"
+    record = {"id": "a", "title": "Null\x00 and\x1b escape", "abstract": "Bell\x07.", "authors": ["Ada\x02 Lovelace"]}
+    source.write_text(json.dumps(record) + "\n", encoding="utf-8")
+    paper = read(source)[0]
+    assert (paper.title, paper.abstract, paper.authors) == ("Null and escape", "Bell.", ["Ada Lovelace"])
+
+
+def test_the_arxiv_snapshot_and_bibtex_are_held_to_the_same_limits(tmp_path):
+    snapshot = tmp_path / "snapshot.json"
+    record = {"id": "2401.00001", "title": "T", "abstract": "a" * 100_001, "versions": []}
+    snapshot.write_text(json.dumps(record) + "\n", encoding="utf-8")
+    with pytest.raises(BadRecord, match=r"snapshot.json:1: field 'abstract' is 100001 characters"):
+        read(snapshot)
+    bib = tmp_path / "refs.bib"
+    bib.write_text("@article{k,\n  title = {" + "t" * 2_001 + "},\n}\n", encoding="utf-8")
+    with pytest.raises(BadRecord, match=r"refs.bib:1: field 'title'"):
+        read(bib)
+
+
+def test_a_bibtex_url_that_is_not_http_falls_back_to_the_doi(tmp_path):
+    bib = tmp_path / "refs.bib"
+    bib.write_text("@article{k,\n  title = {T},\n  doi = {10.1/x},\n  url = {javascript:alert(1)},\n}\n",
+                   encoding="utf-8")
+    assert read(bib)[0].url == "https://doi.org/10.1/x"

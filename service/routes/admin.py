@@ -14,7 +14,6 @@ from service.routes.papers import row_or_404
 from service.security import require_admin
 
 router = APIRouter(tags=["admin"], dependencies=[Depends(require_admin)])
-MAX_ID_LENGTH = 512
 
 
 def _operations(request: Request):
@@ -37,13 +36,10 @@ def _papers_of(body: Any, max_batch: int) -> list:
         where = f"papers[{number}]"
         if not isinstance(record, dict):
             raise HTTPException(status_code=422, detail=f"{where}: a paper record must be a JSON object")
-        try:
-            paper = paper_from_record(record, where, None)
+        try:  # the readers' checks: Unicode, http(s) urls, field types, dates, MAX_LENGTHS
+            papers.append(paper_from_record(record, where, None))
         except BadRecord as error:
             raise HTTPException(status_code=422, detail=str(error)) from None
-        if len(paper.id) > MAX_ID_LENGTH or any(ord(c) < 32 for c in paper.id):
-            raise HTTPException(status_code=422, detail=f"{where}: id must be at most {MAX_ID_LENGTH} characters, without control characters")
-        papers.append(paper)
     return papers
 
 
