@@ -7,6 +7,7 @@ import datetime as dt
 import json
 import os
 import sys
+from pathlib import Path
 from collections.abc import Sequence
 
 from indexer.errors import PaperlensError, UnknownPaper
@@ -80,7 +81,10 @@ def _parser() -> argparse.ArgumentParser:
     check.set_defaults(run=_check)
 
     search = commands.add_parser("search", help="papers for a natural-language query")
-    search.add_argument("text", metavar="TEXT")
+    search.add_argument("text", metavar="TEXT", nargs="?", default=None,
+                        help="the query: words, or a pasted abstract or paragraph (or use --file)")
+    search.add_argument("--file", metavar="PATH", default=None,
+                        help="read the query from a file (a draft's paragraph, an abstract); - reads standard input")
     search.add_argument("--mode", choices=("hybrid", "semantic", "keyword"), default="hybrid")
     _add_list_options(search)
     search.set_defaults(run=_search)
@@ -272,13 +276,30 @@ def _filters(args: argparse.Namespace):
 def _search(args: argparse.Namespace) -> int:
     from service import ranking
 
-    if not args.text.strip():
-        raise PaperlensError("the query is empty")
+    args.text = _query_text(args)
     engine = _engine(args)
     mode = ranking.SearchMode(args.mode)
     vector = engine.embed_query(args.text) if mode is not ranking.SearchMode.keyword else None
     hits = ranking.search(engine.index, args.text, vector, args.k, args.offset, mode, _filters(args))
     return _print(engine, hits, args, {"query": args.text, "mode": args.mode})
+
+
+def _query_text(args: argparse.Namespace) -> str:
+    """The query from TEXT, or from --file (a path, or - for standard input), never both."""
+    if (args.text is None) == (args.file is None):
+        raise PaperlensError("give the query as TEXT or with --file PATH (- for standard input), not both")
+    if args.file is None:
+        text = args.text
+    elif args.file == "-":
+        text = sys.stdin.read()
+    else:
+        try:
+            text = Path(args.file).read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as error:
+            raise PaperlensError(f"{args.file}: cannot read the query ({error})") from None
+    if not text.strip():
+        raise PaperlensError("the query is empty")
+    return text
 
 
 def _similar(args: argparse.Namespace) -> int:
@@ -306,8 +327,6 @@ def _recommend(args: argparse.Namespace) -> int:
 
 
 def _evaluate(args: argparse.Namespace) -> int:
-    from pathlib import Path
-
     from models import load_encoder
     from service import evaluation
 

@@ -43,6 +43,23 @@ def test_search_similar_and_recommend_answer_without_a_server(cli_index: Path) -
     assert recommend.returncode == 0 and recommend.stdout.count("because") == 2
 
 
+def test_a_pasted_abstract_is_read_from_a_file_or_standard_input(cli_index: Path, tmp_path: Path) -> None:
+    record = json.loads(SEED_PAPERS.read_text(encoding="utf-8").splitlines()[5])
+    draft = tmp_path / "draft.txt"
+    draft.write_text(record["abstract"], encoding="utf-8")
+    from_file = paperlens("search", "--file", draft, "--index", cli_index, "-k", "3", "--json")
+    assert from_file.returncode == 0, from_file.stderr
+    assert json.loads(from_file.stdout)["results"][0]["id"] == record["id"]
+    script = Path(sys.executable).with_name("paperlens")
+    command = [str(script)] if script.exists() else [sys.executable, "-m", "service.cli"]
+    from_stdin = subprocess.run([*command, "search", "--file", "-", "--index", str(cli_index), "-k", "3", "--json"],
+                                input=record["abstract"], capture_output=True, text=True, timeout=300)
+    assert from_stdin.returncode == 0, from_stdin.stderr
+    assert json.loads(from_stdin.stdout)["results"] == json.loads(from_file.stdout)["results"]
+    expect_error(paperlens("search", "words", "--file", draft, "--index", cli_index), "not both")
+    expect_error(paperlens("search", "--file", tmp_path / "missing.txt", "--index", cli_index), "missing.txt")
+
+
 def expect_error(result: subprocess.CompletedProcess, *words: str) -> None:
     assert result.returncode == 2, (result.stdout, result.stderr)
     message = result.stderr.strip().splitlines()
