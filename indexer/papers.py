@@ -17,6 +17,15 @@ MAX_AUTHORS = 5_000
 MAX_CATEGORIES = 200
 
 
+def is_valid_unicode(text: str) -> bool:
+    """False for a lone surrogate (JSON's \\ud800): no UTF-8 file, database, log or answer can hold it."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 @dataclass
 class Paper:
     id: str

@@ -29,7 +29,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from indexer.errors import BadRecord, SourceUnreadable, UnknownFormat
-from indexer.papers import MAX_AUTHORS, MAX_CATEGORIES, MAX_LENGTHS, Paper
+from indexer.papers import MAX_AUTHORS, MAX_CATEGORIES, MAX_LENGTHS, Paper, is_valid_unicode
 
 FORMATS = ("jsonl", "csv", "parquet", "arxiv", "bibtex", "daily")
 
@@ -302,11 +302,8 @@ def _text_field(record: Mapping[str, Any], name: str, path: str, line: int | Non
 
 
 def _valid_unicode(text: str, name: str, path: str, line: int | None) -> str:
-    """JSON can carry a lone surrogate (\\ud800) that no UTF-8 file, database or answer can hold."""
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        raise BadRecord(path, line, f"field '{name}' is not valid Unicode (a lone surrogate)") from None
+    if not is_valid_unicode(text):
+        raise BadRecord(path, line, f"field '{name}' is not valid Unicode (a lone surrogate)")
     return text
 
 

@@ -7,15 +7,12 @@ from typing import Annotated, Any
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, field_validator
 
-from indexer.papers import MAX_LENGTHS, Paper
+from indexer.papers import MAX_LENGTHS, Paper, is_valid_unicode
 
 
 def _valid_unicode(text: str) -> str:
-    """JSON may carry a lone surrogate (\\ud800): no database, log or answer can hold it."""
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        raise ValueError("not valid Unicode (a lone surrogate)") from None
+    if not is_valid_unicode(text):
+        raise ValueError("not valid Unicode (a lone surrogate)")
     return text
 
 

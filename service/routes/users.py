@@ -93,9 +93,10 @@ def add_seen(user: UserName, ids: list[PaperId], engine: Engine, users: Users) -
     if len(ids) > MAX_SEEN_BATCH:
         raise HTTPException(status_code=413, detail=f"at most {MAX_SEEN_BATCH} ids per call")
     index = engine.index
-    known = [paper_id for paper_id in dict.fromkeys(ids) if paper_id in index]
+    known, unknown = [], []
+    for paper_id in dict.fromkeys(ids):
+        (known if paper_id in index else unknown).append(paper_id)
     users.mark(user, known, SEEN)
-    unknown = [paper_id for paper_id in dict.fromkeys(ids) if paper_id not in index]
     return SeenOut(**user_out(users, user).model_dump(), unknown_ids=unknown)
 
 
