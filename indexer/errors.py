@@ -54,3 +54,13 @@ class UnknownPaper(PaperlensError, KeyError):
 
     def __str__(self) -> str:  # KeyError would quote the whole message
         return self.args[0]
+
+
+class NoKnownLikes(UnknownPaper):
+    """A recommendation was asked for liked papers none of which is in the index."""
+
+    def __init__(self, paper_ids: list[str]) -> None:
+        shown = ", ".join(paper_ids[:10]) + (f" (and {len(paper_ids) - 10} more)" if len(paper_ids) > 10 else "")
+        self.paper_ids = paper_ids
+        self.paper_id = paper_ids[0] if paper_ids else ""
+        KeyError.__init__(self, f"none of the liked paper ids is in the index: {shown}")

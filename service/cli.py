@@ -270,7 +270,7 @@ def _engine(args: argparse.Namespace):
 def _filters(args: argparse.Namespace):
     from service.filters import Filters
 
-    return Filters(tuple(args.category), args.author, args.since, args.until)
+    return Filters.from_arguments(args.category, args.author, args.since, args.until)
 
 
 def _search(args: argparse.Namespace) -> int:
@@ -314,13 +314,7 @@ def _recommend(args: argparse.Namespace) -> int:
     from service import ranking
 
     engine = _engine(args)
-    index = engine.index
-    liked, _ = index.rows_of(args.like)
-    if not liked:
-        raise UnknownPaper(args.like[0] if len(args.like) == 1 else ", ".join(args.like))
-    disliked, _ = index.rows_of(args.dislike)
-    _, unknown = index.rows_of([*args.like, *args.dislike])
-    hits = ranking.recommend(index, liked, disliked, args.k, args.offset, _filters(args))
+    hits, unknown = ranking.recommend_ids(engine.index, args.like, args.dislike, args.k, args.offset, _filters(args))
     if unknown:
         print(f"paperlens: ignored unknown ids: {', '.join(unknown)}", file=sys.stderr)
     return _print(engine, hits, args, {"unknown_ids": unknown})

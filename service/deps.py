@@ -39,7 +39,7 @@ async def get_filters(
     since: Annotated[dt.date | None, Query(description="published on or after (YYYY-MM-DD)")] = None,
     until: Annotated[dt.date | None, Query(description="published on or before (YYYY-MM-DD)")] = None,
 ) -> Filters:
-    return Filters(tuple(c for c in category if c), author, since, until)
+    return Filters.from_arguments(category, author, since, until)
 
 
 Engine = Annotated[SearchEngine, Depends(get_engine)]

@@ -256,8 +256,8 @@ def _recommend_methods(index: PaperIndex, baselines: Baselines) -> dict[str, Ran
         return liked, disliked, set(liked) | set(disliked)
 
     def paperlens(q: dict) -> np.ndarray:
-        liked, disliked, _ = given(q)
-        return _paged(lambda offset: ranking.recommend(index, liked, disliked, PAGE, offset))
+        liked, disliked = q.get("liked", []), q.get("disliked", [])
+        return _paged(lambda offset: ranking.recommend_ids(index, liked, disliked, PAGE, offset)[0])
 
     def liked_text(q: dict) -> str:
         return " ".join(index.papers[r].text() for r in given(q)[0])

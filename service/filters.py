@@ -20,6 +20,13 @@ class Filters:
     # The last (index, mask) computed: one request asks for its mask from several rankings.
     _computed: list = field(default_factory=list, compare=False, repr=False)
 
+    @classmethod
+    def from_arguments(cls, categories=(), author: str | None = None, since: dt.date | None = None,
+                       until: dt.date | None = None) -> Filters:
+        """The filters as the API's query, a recommendation body and the CLI give them (blank
+        categories dropped)."""
+        return cls(tuple(c for c in categories if c), author, since, until)
+
     def is_empty(self) -> bool:
         return not (self.categories or self.author or self.since or self.until or self.exclude_rows)
 

@@ -8,6 +8,7 @@ from enum import Enum
 
 import numpy as np
 
+from indexer.errors import NoKnownLikes
 from indexer.paper_index import PaperIndex, top_k
 from service.filters import Filters
 
@@ -96,6 +97,26 @@ def recommend(index: PaperIndex, liked: list[int], disliked: list[int], k: int, 
     hits = hits if candidates is not None else hits[offset:]
     _explain(index, hits, liked)
     return hits
+
+
+def recommend_ids(index: PaperIndex, liked_ids: list[str], disliked_ids: list[str], k: int, offset: int = 0,
+                  filters: Filters = Filters(), candidate_ids: list[str] | None = None,
+                  exclude_ids: list[str] = (), diversity: float = 0.0,
+                  recency_half_life: float | None = None) -> tuple[list[Hit], list[str]]:
+    """`recommend` from paper ids, the one way every caller turns ids into rows: (hits, the given
+    ids not in the index, once each). A paper both liked and disliked counts as liked; `exclude_ids`
+    (seen papers) are never returned. Raises NoKnownLikes when no liked id is in the index."""
+    liked, _ = index.rows_of(liked_ids)
+    if not liked:
+        raise NoKnownLikes(list(dict.fromkeys(liked_ids)))
+    liked_rows = set(liked)
+    disliked = [row for row in index.rows_of(disliked_ids)[0] if row not in liked_rows]
+    candidates = None if candidate_ids is None else index.rows_of(candidate_ids)[0]
+    _, unknown = index.rows_of([*liked_ids, *disliked_ids, *(candidate_ids or [])])
+    excluded = set(index.rows_of(list(exclude_ids))[0])
+    hits = recommend(index, liked, disliked, k, offset, filters.with_excluded(excluded) if excluded else filters,
+                     candidates, diversity=diversity, recency_half_life=recency_half_life)
+    return hits, unknown
 
 
 def _interests(index: PaperIndex, liked: list[int]) -> np.ndarray:

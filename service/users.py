@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
-from indexer.errors import PaperlensError
+from indexer.errors import NoKnownLikes, PaperlensError
 from indexer.paper_index import PaperIndex
 from service import ranking
 from service.filters import Filters
@@ -180,11 +180,9 @@ def recommend_for_user(index: PaperIndex, users: UserStore, user: str, k: int, o
     """(hits, reason the list is empty): the user's likes and dislikes drive `ranking.recommend`;
     liked, disliked and seen papers are never returned."""
     record = users.get(user)
-    liked, _ = index.rows_of(record.likes)
-    if not liked:
+    try:
+        hits, _ = ranking.recommend_ids(index, record.likes, record.dislikes, k, offset, filters, exclude_ids=record.seen,
+                                        diversity=diversity, recency_half_life=recency)
+    except NoKnownLikes:
         return [], "no liked papers yet: like a few papers (PUT /users/{user}/likes/{id}) or import a library"
-    disliked, _ = index.rows_of(record.dislikes)
-    seen = set(index.rows_of(record.seen)[0])
-    hits = ranking.recommend(index, liked, disliked, k, offset, filters.with_excluded(seen),
-                             diversity=diversity, recency_half_life=recency)
     return hits, None
