@@ -26,7 +26,7 @@ from indexer.lexical import BM25Parameters, LexicalIndex, arxiv_sanity_tfidf
 from indexer.paper_index import PaperIndex, top_k
 from models import Encoder
 from service import ranking
-from service.users import DISLIKE, LIKE, SQLiteUserStore, recommend_for_user
+from service.users import DISLIKE, LIKE, SQLiteUserStore
 
 TASKS = ("search", "similar", "recommend", "titles")
 DEPTH = 100  # every method returns this many papers per query
@@ -270,7 +270,7 @@ def _recommend_methods(index: PaperIndex, baselines: Baselines) -> dict[str, Ran
         store.delete(q["qid"])
         store.mark(q["qid"], [i for i in q.get("liked", []) if i in index], LIKE)
         store.mark(q["qid"], [i for i in q.get("disliked", []) if i in index], DISLIKE)
-        return _paged(lambda offset: recommend_for_user(index, store, q["qid"], PAGE, offset)[0])
+        return _paged(lambda offset: ranking.recommend_for_reader(index, store.get(q["qid"]), PAGE, offset)[0])
 
     return {
         "paperlens recommend (default)": paperlens,

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import Enum
+from typing import Protocol
 
 import numpy as np
 
@@ -117,6 +118,29 @@ def recommend_ids(index: PaperIndex, liked_ids: list[str], disliked_ids: list[st
     hits = recommend(index, liked, disliked, k, offset, filters.with_excluded(excluded) if excluded else filters,
                      candidates, diversity=diversity, recency_half_life=recency_half_life)
     return hits, unknown
+
+
+class Reader(Protocol):
+    """What a reader's feed needs from the user store's record."""
+
+    likes: list[str]
+    dislikes: list[str]
+    seen: list[str]
+
+
+NO_LIKES_YET = "no liked papers yet: like a few papers (PUT /users/{user}/likes/{id}) or import a library"
+
+
+def recommend_for_reader(index: PaperIndex, reader: Reader, k: int, offset: int = 0, filters: Filters = Filters(),
+                         diversity: float = 0.0, recency: float | None = None) -> tuple[list[Hit], str | None]:
+    """(hits, the reason the list is empty): a reader's feed from their stored likes and dislikes;
+    liked, disliked and seen papers are never returned."""
+    try:
+        hits, _ = recommend_ids(index, reader.likes, reader.dislikes, k, offset, filters, exclude_ids=reader.seen,
+                                diversity=diversity, recency_half_life=recency)
+    except NoKnownLikes:
+        return [], NO_LIKES_YET
+    return hits, None
 
 
 def _interests(index: PaperIndex, liked: list[int]) -> np.ndarray:

@@ -18,10 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
-from indexer.errors import NoKnownLikes, PaperlensError
-from indexer.paper_index import PaperIndex
-from service import ranking
-from service.filters import Filters
+from indexer.errors import PaperlensError
 
 LIKE, DISLIKE, SEEN = "like", "dislike", "seen"
 
@@ -172,17 +169,3 @@ def without_password(url: str) -> str:
     netloc = f"{userinfo.partition(':')[0]}@{hosts}" if at else hosts
     query = urlencode([(key, value) for key, value in parse_qsl(parts.query) if key != "password"])
     return urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment))
-
-
-def recommend_for_user(index: PaperIndex, users: UserStore, user: str, k: int, offset: int = 0,
-                       filters: Filters = Filters(), diversity: float = 0.0,
-                       recency: float | None = None) -> tuple[list[ranking.Hit], str | None]:
-    """(hits, reason the list is empty): the user's likes and dislikes drive `ranking.recommend`;
-    liked, disliked and seen papers are never returned."""
-    record = users.get(user)
-    try:
-        hits, _ = ranking.recommend_ids(index, record.likes, record.dislikes, k, offset, filters, exclude_ids=record.seen,
-                                        diversity=diversity, recency_half_life=recency)
-    except NoKnownLikes:
-        return [], "no liked papers yet: like a few papers (PUT /users/{user}/likes/{id}) or import a library"
-    return hits, None

@@ -9,12 +9,12 @@ import orjson
 from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request, Response
 
 from indexer.errors import BadRecord
-from service import library
+from service import library, ranking
 from service.deps import K, Engine, ListFilters, Offset, Users
 from service.routes.papers import paper_list, row_or_404
 from service.schemas import ImportResults, PaperId, SeenOut, UserOut, UserRecommendations
 from service.security import is_admin, new_token, require_user, token_hash
-from service.users import DISLIKE, LIKE, SEEN, recommend_for_user
+from service.users import DISLIKE, LIKE, SEEN
 
 UserName = Annotated[str, Path(pattern=r"^[A-Za-z0-9][A-Za-z0-9._@-]{0,63}$",
                                description="user name: letters, digits, . _ @ - (at most 64)")]
@@ -108,7 +108,7 @@ Recency = Annotated[float | None, Query(gt=0, le=36500, description="half-life i
 def user_recommendations(user: UserName, engine: Engine, users: Users, filters: ListFilters,
                          k: K = 10, offset: Offset = 0, diversity: Diversity = 0.0, recency: Recency = None) -> UserRecommendations:
     """What to read next: never a liked, disliked or seen paper; each result says which likes drove it."""
-    hits, reason = recommend_for_user(engine.index, users, user, k, offset, filters, diversity, recency)
+    hits, reason = ranking.recommend_for_reader(engine.index, users.get(user), k, offset, filters, diversity, recency)
     return UserRecommendations(results=paper_list(engine, hits), k=k, offset=offset, user=user, reason=reason)
 
 
@@ -116,7 +116,7 @@ def user_recommendations(user: UserName, engine: Engine, users: Users, filters: 
 def user_feed(user: UserName, request: Request, engine: Engine, users: Users, filters: ListFilters,
               k: K = 20, recency: Recency = None) -> Response:
     """The user's recommendations as an Atom feed, for a feed reader."""
-    hits, reason = recommend_for_user(engine.index, users, user, k, 0, filters, 0.0, recency)
+    hits, reason = ranking.recommend_for_reader(engine.index, users.get(user), k, 0, filters, 0.0, recency)
     return Response(atom_feed(str(request.url), user, paper_list(engine, hits), reason), media_type="application/atom+xml")
 
 
