@@ -37,19 +37,22 @@ def main() -> None:
     started = time.perf_counter()
     _, truth = exact.search(queries, 10)
     exact_ms = (time.perf_counter() - started) * 1000 / len(queries)
-    print(f"data: {len(vectors)} vectors of {args.index}; {len(queries)} noisy paper vectors as queries; {faiss.omp_get_max_threads()} threads")
+    print(f"data: {len(vectors)} vectors of {args.index}; {len(queries)} noisy paper vectors as queries; "
+          f"{faiss.omp_get_max_threads()} threads")
     print(f"exact (flat):                 1.000 recall@10  {exact_ms:6.3f} ms/query")
     for compress_limit in (len(vectors), 0):
         parameters = DenseParameters.for_size(len(vectors), exact_limit=0, compress_limit=compress_limit)
         index = build_dense(vectors, parameters)
-        for nprobe in sorted({max(1, parameters.nprobe // 4), parameters.nprobe // 2, parameters.nprobe, parameters.nprobe * 2}):
+        for nprobe in sorted({max(1, parameters.nprobe // 4), parameters.nprobe // 2,
+                              parameters.nprobe, parameters.nprobe * 2}):
             set_search_parameters(index, parameters.with_nprobe(nprobe))
             started = time.perf_counter()
             _, found = index.search(queries, 10)
             ms = (time.perf_counter() - started) * 1000 / len(queries)
             recall = np.mean([len(set(f) & set(t)) / 10 for f, t in zip(found, truth)])
             chosen = " (chosen)" if nprobe == parameters.nprobe else ""
-            print(f"{parameters.type:<6} nlist {parameters.nlist} nprobe {nprobe:3d}:   {recall:.3f} recall@10  {ms:6.3f} ms/query{chosen}")
+            print(f"{parameters.type:<6} nlist {parameters.nlist} nprobe {nprobe:3d}:   "
+                  f"{recall:.3f} recall@10  {ms:6.3f} ms/query{chosen}")
 
 
 if __name__ == "__main__":

@@ -56,7 +56,7 @@ def main() -> None:
     from sentence_transformers import SentenceTransformer
 
     from models import load_encoder
-    from models.encoder import resolve_model_path
+    from models import resolve_model_path
 
     with tempfile.TemporaryDirectory() as scratch:
         papers_file, papers = write_sample(args.source, args.papers, Path(scratch))
@@ -134,7 +134,8 @@ def print_data(args: argparse.Namespace, texts: list[str], lengths: np.ndarray, 
                 if line.startswith("model name")), "unknown CPU")
     flags = set(next((line.split(":", 1)[1].split() for line in Path("/proc/cpuinfo").read_text().splitlines()
                       if line.startswith("flags")), []))
-    units = [name for name in ("amx_bf16", "amx_int8", "avx512_bf16", "avx512_vnni", "avx512f", "avx2") if name in flags]
+    units = [name for name in ("amx_bf16", "amx_int8", "avx512_bf16", "avx512_vnni", "avx512f", "avx2")
+             if name in flags]
     print(f"data: the first {len(texts)} papers of {args.source} (title. abstract), {lengths.mean():.1f} tokens "
           f"per text on average after truncation at {model.max_seq_length} "
           f"({np.mean(lengths >= model.max_seq_length):.0%} truncated)")
@@ -144,7 +145,8 @@ def print_data(args: argparse.Namespace, texts: list[str], lengths: np.ndarray, 
 
 def run_paperlens_index(papers_file: Path, index_dir: Path) -> str:
     """The summary line of `paperlens index` on the papers."""
-    command = [str(Path(sys.executable).parent / "paperlens"), "index", str(papers_file), "--index", str(index_dir), "--no-progress"]
+    command = [str(Path(sys.executable).parent / "paperlens"), "index", str(papers_file),
+               "--index", str(index_dir), "--no-progress"]
     finished = subprocess.run(command, capture_output=True, text=True, cwd=ROOT)
     if finished.returncode != 0:
         sys.exit(f"paperlens index failed ({finished.returncode}): {finished.stderr.strip()}")
@@ -168,8 +170,8 @@ def print_speed(count: int, plain: Timer, index: Timer, encoder: Timer, summary:
     build = re.search(r" in ([\d.]+)s ", summary)
     embedding = re.search(r"at (\d+) papers/s", summary)
     if build and embedding:
-        print(f"paperlens index: {index.wall:.1f}s wall = {index.wall - float(build.group(1)):.1f}s start-up and model "
-              f"load + {float(build.group(1)):.1f}s build, whose embedding (texts and titles) ran at "
+        print(f"paperlens index: {index.wall:.1f}s wall = {index.wall - float(build.group(1)):.1f}s start-up "
+              f"and model load + {float(build.group(1)):.1f}s build, whose embedding (texts and titles) ran at "
               f"{embedding.group(1)} papers/s")
     print(f"  summary line: {summary}")
 
@@ -225,8 +227,8 @@ def print_arithmetic(model, lengths: np.ndarray, title_lengths: np.ndarray, enco
           f"{peak / 1e9:.0f} GFLOP/s on these {torch.get_num_threads()} threads")
     print(f"  limit at that rate: {peak / per_text:.1f} texts/s, {peak / (per_text + per_title):.1f} papers/s "
           f"(text and title)")
-    print(f"  encoder alone: {encoder_rate * per_text / 1e9:.0f} GFLOP/s = {encoder_rate * per_text / peak:.0%} of it; "
-          f"paperlens index end to end: {index_rate * (per_text + per_title) / 1e9:.0f} GFLOP/s = "
+    print(f"  encoder alone: {encoder_rate * per_text / 1e9:.0f} GFLOP/s = {encoder_rate * per_text / peak:.0%} "
+          f"of it; paperlens index end to end: {index_rate * (per_text + per_title) / 1e9:.0f} GFLOP/s = "
           f"{index_rate * (per_text + per_title) / peak:.0%}")
 
 

@@ -94,7 +94,8 @@ def main() -> None:
     parser.add_argument("--reuse", action="store_true", help="time the calls on an existing index, skip the build")
     parser.add_argument("--calls", type=int, default=200)
     parser.add_argument("--liked", type=int, default=5, help="liked papers per recommendations call")
-    parser.add_argument("--starts", type=int, default=1, help="server starts timed (the last one is used for the calls)")
+    parser.add_argument("--starts", type=int, default=1,
+                        help="server starts timed (the last one is used for the calls)")
     args = parser.parse_args()
     index = args.index or Path(tempfile.mkdtemp()) / "index"
     if not args.reuse:
@@ -105,7 +106,8 @@ def main() -> None:
     print(f"data: {', '.join(p.name for p in sources)} -> {count} papers in {index}; model {manifest['model']}; "
           f"dense index {manifest['dense']['type']}")
     if not args.reuse:
-        print(f"paperlens index: {seconds:.1f} s end to end = {count / seconds:.1f} papers/s (model load, reading, embedding, BM25, FAISS, write)")
+        print(f"paperlens index: {seconds:.1f} s end to end = {count / seconds:.1f} papers/s "
+              f"(model load, reading, embedding, BM25, FAISS, write)")
     ready = []
     for _ in range(args.starts - 1):
         process, _, seconds = serve_timed(index)
@@ -117,10 +119,12 @@ def main() -> None:
     print(f"paperlens serve -> first 200 from /ready: {', '.join(f'{s:.2f}' for s in ready)} s "
           f"(median {statistics.median(ready):.2f} s, {len(ready)} starts)")
     try:
-        papers = [json.loads(line) for line in (index / (index / "CURRENT").read_text().strip() / "papers.jsonl").open()]
+        papers_file = index / (index / "CURRENT").read_text().strip() / "papers.jsonl"
+        papers = [json.loads(line) for line in papers_file.open()]
         rng = random.Random(7)
         sample = rng.sample(papers, args.calls)
-        # Queries as a researcher types them: the first words of real titles (one run of 200 distinct queries, no cache hits).
+        # Queries as a researcher types them: the first words of real titles
+        # (one run of 200 distinct queries, no cache hits).
         queries = [" ".join(p["title"].split()[:6]) for p in sample]
         with httpx.Client(base_url=base, timeout=30) as http:
             for q in ("warm up", "the model"):
@@ -128,7 +132,8 @@ def main() -> None:
             http.get(f"/papers/{quote(papers[0]['id'], safe='')}/similar")
             http.post("/recommendations", json={"liked": [p["id"] for p in papers[1 : 1 + args.liked]]})
             search = [timed(lambda: http.get("/search", params={"q": q, "k": 10})) for q in queries]
-            similar = [timed(lambda: http.get(f"/papers/{quote(p['id'], safe='')}/similar", params={"k": 10})) for p in sample]
+            similar = [timed(lambda: http.get(f"/papers/{quote(p['id'], safe='')}/similar", params={"k": 10}))
+                       for p in sample]
             liked = [[p["id"] for p in rng.sample(papers, args.liked)] for _ in sample]
             recommend = [timed(lambda: http.post("/recommendations", json={"liked": ids, "k": 10})) for ids in liked]
         print(f"GET  /search (hybrid)        {percentiles(search)}")

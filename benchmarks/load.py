@@ -66,7 +66,8 @@ async def client(base: str, papers: list[dict], seed: int, until: float, latenci
             latencies[name].append((time.perf_counter() - started) * 1000)
 
 
-async def run(base: str, papers: list[dict], clients: int, seconds: float, first_seed: int = 0) -> tuple[dict, list, float]:
+async def run(base: str, papers: list[dict], clients: int, seconds: float,
+              first_seed: int = 0) -> tuple[dict, list, float]:
     latencies: dict[str, list[float]] = defaultdict(list)
     errors: list[str] = []
     started = time.perf_counter()

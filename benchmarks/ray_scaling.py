@@ -80,8 +80,9 @@ def main() -> None:
                     ray_vectors, _ = ClusterEmbedding(None, pool)(papers)
                     seconds = time.perf_counter() - started
                 cosine = np.einsum("ij,ij->i", ray_vectors, vectors).min()
-                rows.append(Timing(f"Ray, {actors} actor{'s' if actors > 1 else ''} x 1 CPU (min cosine to one process "
-                                   f"{cosine:.5f})", seconds, start_seconds, cpu.seconds - start_cpu.seconds))
+                rows.append(Timing(f"Ray, {actors} actor{'s' if actors > 1 else ''} x 1 CPU "
+                                   f"(min cosine to one process {cosine:.5f})",
+                                   seconds, start_seconds, cpu.seconds - start_cpu.seconds))
         finally:
             ray.shutdown()
         print(f"load average after: {os.getloadavg()[0]:.1f}\n")
@@ -150,7 +151,8 @@ def _first_records(source: str, count: int, target: Path) -> None:
 
 
 def _print_rates(rows: list[Timing], count: int) -> None:
-    print(f"{'embedding ' + str(count) + ' papers':64} {'end to end':>12} {'start':>7} {'steady':>10} {'per CPU-second':>18}")
+    print(f"{'embedding ' + str(count) + ' papers':64} {'end to end':>12} {'start':>7} {'steady':>10} "
+          f"{'per CPU-second':>18}")
     for row in rows:
         steady = count / max(row.seconds - row.start, 1e-9)
         per_cpu = f"{count / row.cpu:10.1f} papers" if row.cpu > 0 else ""
@@ -158,7 +160,8 @@ def _print_rates(rows: list[Timing], count: int) -> None:
     print()
 
 
-def _print_memory(source: Path, papers: list, encoder, vectors: np.ndarray, title_vectors: np.ndarray, folder: Path) -> None:
+def _print_memory(source: Path, papers: list, encoder, vectors: np.ndarray, title_vectors: np.ndarray,
+                  folder: Path) -> None:
     """Bytes per paper of each file of the index, and of serving it, measured as what the second
     half of the papers adds to an index of the first half (fixed costs left out); then the
     marginal bytes of a row of each dense index type, from indexer.dense."""
@@ -212,7 +215,8 @@ def _bytes_per_row(vectors: np.ndarray, parameters, rows: int = 32_768) -> float
     from indexer.dense import build_dense
 
     rng = np.random.default_rng(0)
-    corpus = vectors[rng.integers(len(vectors), size=rows)] + rng.normal(0, 0.02, (rows, vectors.shape[1])).astype(np.float32)
+    corpus = (vectors[rng.integers(len(vectors), size=rows)]
+              + rng.normal(0, 0.02, (rows, vectors.shape[1])).astype(np.float32))
     corpus /= np.linalg.norm(corpus, axis=1, keepdims=True)
     sizes = [faiss.serialize_index(build_dense(corpus[:n], parameters)).nbytes for n in (rows // 2, rows)]
     return (sizes[1] - sizes[0]) / (rows - rows // 2)
@@ -232,7 +236,8 @@ def _resident_bytes(folder: Path) -> int:
         "live = indexer.live.LiveIndex(sys.argv[1])\n"
         "print(rss() - before)\n"
     )
-    result = subprocess.run([sys.executable, "-c", code, str(folder)], capture_output=True, text=True, check=True, cwd=ROOT)
+    result = subprocess.run([sys.executable, "-c", code, str(folder)], capture_output=True, text=True, check=True,
+                            cwd=ROOT)
     return int(result.stdout.split()[-1])
 
 

@@ -34,8 +34,8 @@ from pathlib import Path
 import faiss
 import numpy as np
 
-from indexer.dense import (DenseParameters, add_dense, empty_dense, load_dense, parameters_from_dict, parameters_to_dict,
-                           save_dense, search_dense, train_dense)
+from indexer.dense import (DenseParameters, add_dense, empty_dense, load_dense, parameters_from_dict,
+                           parameters_to_dict, save_dense, search_dense, train_dense)
 from indexer.store import live_generation
 
 K = 10
@@ -249,8 +249,8 @@ def main() -> None:
     parser.add_argument("--compress-limit", type=int, default=None, help="override the size rule's (to compare types)")
     args = parser.parse_args()
     sizes = [int(s) for s in args.sizes.split(",")]
-    limits = {name: value for name, value in (("exact_limit", args.exact_limit), ("compress_limit", args.compress_limit))
-              if value is not None}
+    overrides = (("exact_limit", args.exact_limit), ("compress_limit", args.compress_limit))
+    limits = {name: value for name, value in overrides if value is not None}
 
     vectors, path = load_real(args)
     order = np.random.default_rng([args.seed, 2]).permutation(len(vectors))
@@ -258,23 +258,27 @@ def main() -> None:
     del vectors
     corpus = SyntheticCorpus(real, args.seed)
     print(f"data: {len(real)} real vectors of {path} (+{len(queries)} held out as queries), dim {corpus.dim}; "
-          f"perturbed copies: real vector + noise with the real covariance, length 0.5-1 x {corpus.neighbour_distance:.3f} "
+          f"perturbed copies: real vector + noise with the real covariance, "
+          f"length 0.5-1 x {corpus.neighbour_distance:.3f} "
           f"(median real nearest-neighbour distance), re-normalised; seed {args.seed}")
     print(f"machine: {os.cpu_count()} cores, {faiss.omp_get_max_threads()} threads for building "
           f"(OMP_WAIT_POLICY={os.environ.get('OMP_WAIT_POLICY', 'default')}); queries one at a time on 1 thread; "
           f"faiss {faiss.__version__} {faiss.get_compile_options()}", flush=True)
     print("ms: CPU time of one thread per query, k=10 (mean, median), k=200 (median); wall median for reference. "
-          "bytes/paper: the saved index's size; serve RSS: what loading it adds to a fresh process. build: train + add, wall/CPU s")
-    header = (f"{'papers':>10} | {'index (DenseParameters.for_size)':<62} | {'recall@10':>9} | {'ms mean':>7} | {'ms p50':>6} | "
-              f"{'k=200':>6} | {'wall p50':>8} | {'bytes/paper':>11} | {'serve RSS':>9} | {'build wall/CPU s':>16} | {'peak RSS':>8} | load")
+          "bytes/paper: the saved index's size; serve RSS: what loading it adds to a fresh process. "
+          "build: train + add, wall/CPU s")
+    header = (f"{'papers':>10} | {'index (DenseParameters.for_size)':<62} | {'recall@10':>9} | {'ms mean':>7} | "
+              f"{'ms p50':>6} | {'k=200':>6} | {'wall p50':>8} | {'bytes/paper':>11} | {'serve RSS':>9} | "
+              f"{'build wall/CPU s':>16} | {'peak RSS':>8} | load")
     print(header)
     print("-" * len(header))
     with tempfile.TemporaryDirectory(dir=args.work) as work:
         for size in sizes:
             m = measure(corpus, queries, size, Path(work), args.seed, limits)
-            print(f"{m.size:>10,} | {describe(m.parameters):<62} | {m.recall:9.3f} | {m.ms_per_query:7.3f} | {m.ms_p50:6.3f} | "
-                  f"{m.ms_pool_p50:6.2f} | {m.ms_wall_p50:8.3f} | {m.index_bytes / m.size:11.0f} | {m.serve_rss_bytes / 2**20:7.0f}MB | "
-                  f"{m.build_seconds:7.0f}/{m.build_cpu_seconds:<8.0f} | {m.build_peak_rss_bytes / 2**30:6.2f}GB | {os.getloadavg()[0]:.1f}", flush=True)
+            print(f"{m.size:>10,} | {describe(m.parameters):<62} | {m.recall:9.3f} | {m.ms_per_query:7.3f} | "
+                  f"{m.ms_p50:6.3f} | {m.ms_pool_p50:6.2f} | {m.ms_wall_p50:8.3f} | {m.index_bytes / m.size:11.0f} | "
+                  f"{m.serve_rss_bytes / 2**20:7.0f}MB | {m.build_seconds:7.0f}/{m.build_cpu_seconds:<8.0f} | "
+                  f"{m.build_peak_rss_bytes / 2**30:6.2f}GB | {os.getloadavg()[0]:.1f}", flush=True)
 
 
 if __name__ == "__main__":

@@ -67,7 +67,8 @@ def build_txtai(index_dir: Path, target: Path) -> float:
     os.environ["ALLOW_RESOLVE_TRANSFORM"] = "True"
     stored = load_index(index_dir)
     this = importlib.import_module("benchmarks.txtai_compare")  # the module txtai resolves TRANSFORM in
-    this.STORED_VECTORS.update((paper.text(), np.asarray(stored.vectors[row])) for row, paper in enumerate(stored.papers))
+    this.STORED_VECTORS.update((paper.text(), np.asarray(stored.vectors[row]))
+                               for row, paper in enumerate(stored.papers))
     started = time.perf_counter()
     embeddings = Embeddings(method="external", transform=TRANSFORM, content=True)
     embeddings.index({"id": paper.id, "text": paper.text()} for paper in stored.papers)
@@ -83,9 +84,9 @@ def serve_txtai(path: Path) -> tuple[subprocess.Popen, str]:
     port = free_port()
     environment = {**os.environ, "CONFIG": str(config), "ALLOW_RESOLVE_TRANSFORM": "True",
                    "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))}
-    process = subprocess.Popen([sys.executable, "-m", "uvicorn", "txtai.api:app", "--host", "127.0.0.1", "--port", str(port),
-                                "--log-level", "warning", "--no-access-log"], cwd=ROOT, env=environment,
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    process = subprocess.Popen([sys.executable, "-m", "uvicorn", "txtai.api:app", "--host", "127.0.0.1",
+                                "--port", str(port), "--log-level", "warning", "--no-access-log"],
+                               cwd=ROOT, env=environment, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     base = f"http://127.0.0.1:{port}"
     for _ in range(1800):
         try:
@@ -120,7 +121,8 @@ def queries(titles: list[str], seed: int):
         yield " ".join(words[: rng.randint(3, 8)])
 
 
-async def client(server: str, base: str, titles: list[str], seed: int, until: float, latencies: list, errors: list) -> None:
+async def client(server: str, base: str, titles: list[str], seed: int, until: float, latencies: list,
+                 errors: list) -> None:
     async with httpx.AsyncClient(base_url=base, timeout=60) as http:
         for query in queries(titles, seed):
             if time.perf_counter() >= until:
@@ -138,16 +140,19 @@ async def client(server: str, base: str, titles: list[str], seed: int, until: fl
             latencies.append((time.perf_counter() - started) * 1000)
 
 
-async def load(server: str, base: str, titles: list[str], clients: int, seconds: float, first_seed: int) -> tuple[list, list, float]:
+async def load(server: str, base: str, titles: list[str], clients: int, seconds: float,
+               first_seed: int) -> tuple[list, list, float]:
     latencies: list[float] = []
     errors: list[str] = []
     started = time.perf_counter()
     until = started + seconds
-    await asyncio.gather(*(client(server, base, titles, first_seed + i, until, latencies, errors) for i in range(clients)))
+    await asyncio.gather(*(client(server, base, titles, first_seed + i, until, latencies, errors)
+                           for i in range(clients)))
     return latencies, errors, time.perf_counter() - started
 
 
-def one_client(server: str, process: subprocess.Popen, base: str, sample: list[tuple[str, str]]) -> tuple[list[float], int, float]:
+def one_client(server: str, process: subprocess.Popen, base: str,
+               sample: list[tuple[str, str]]) -> tuple[list[float], int, float]:
     """Latency of each (paper id, query) in turn, how often the paper was in the top 10, and the
     server's CPU seconds per answer."""
     latencies, found = [], 0
@@ -177,8 +182,10 @@ def main() -> None:
 
     print(describe_host(), flush=True)  # every figure below belongs to this host class
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--index", type=Path, required=True, help="a paperlens index (its papers and vectors go to txtai)")
-    parser.add_argument("--txtai-index", type=Path, default=None, help="where the txtai index is kept (default: beside --index)")
+    parser.add_argument("--index", type=Path, required=True,
+                        help="a paperlens index (its papers and vectors go to txtai)")
+    parser.add_argument("--txtai-index", type=Path, default=None,
+                        help="where the txtai index is kept (default: beside --index)")
     parser.add_argument("--clients", type=int, default=16)
     parser.add_argument("--seconds", type=float, default=30, help="per server per round")
     parser.add_argument("--rounds", type=int, default=2)
@@ -198,7 +205,8 @@ def main() -> None:
     papers = load_index(args.index).papers
     titles = [paper.title for paper in papers]
     print(f"data: {manifest.count} papers from {args.index} ({', '.join(manifest.sources)}); model {manifest.model}; "
-          f"paperlens dense index {manifest.dense.type}; machine: {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f} at start")
+          f"paperlens dense index {manifest.dense.type}; machine: {os.cpu_count()} CPUs, "
+          f"load average {os.getloadavg()[0]:.1f} at start")
     servers: dict[str, tuple[subprocess.Popen, str]] = {}
     try:
         servers["paperlens"] = serve(args.index)
@@ -211,7 +219,8 @@ def main() -> None:
             for name in order:
                 process, base = servers[name]
                 cpu = cpu_seconds(process.pid)
-                latencies, errors, elapsed = asyncio.run(load(name, base, titles, args.clients, args.seconds, round_number * 1000))
+                latencies, errors, elapsed = asyncio.run(load(name, base, titles, args.clients, args.seconds,
+                                                              round_number * 1000))
                 cpu = cpu_seconds(process.pid) - cpu
                 all_latencies, all_errors, total, total_cpu = results[name]
                 results[name] = (all_latencies + latencies, all_errors + errors, total + elapsed, total_cpu + cpu)
@@ -231,16 +240,17 @@ def main() -> None:
     for name, (latencies, errors, total, cpu) in results.items():
         throughput[name] = len(latencies) / total
         p50, p95, p99 = cuts(latencies)
-        print(f"  {name:9s} {throughput[name]:7.1f} answers/s   p50 {p50:6.1f} ms   p95 {p95:6.1f} ms   p99 {p99:7.1f} ms   "
-              f"server CPU {1000 * cpu / max(1, len(latencies)):5.1f} ms/answer   (n={len(latencies)}, errors {len(errors)})")
+        print(f"  {name:9s} {throughput[name]:7.1f} answers/s   p50 {p50:6.1f} ms   p95 {p95:6.1f} ms   "
+              f"p99 {p99:7.1f} ms   server CPU {1000 * cpu / max(1, len(latencies)):5.1f} ms/answer   "
+              f"(n={len(latencies)}, errors {len(errors)})")
     p99 = {name: cuts(latencies)[2] for name, (latencies, *_) in results.items()}
     print(f"  paperlens / txtai: throughput x{throughput['paperlens'] / throughput['txtai']:.2f}, "
           f"p99 x{p99['paperlens'] / p99['txtai']:.2f}")
     print(f"GET /search, one client, the same {args.calls} queries (first 6 words of sampled titles):")
     for name, (latencies, found, cpu) in single.items():
         p50, p95, p99 = cuts(latencies)
-        print(f"  {name:9s} p50 {p50:6.1f} ms   p95 {p95:6.1f} ms   p99 {p99:7.1f} ms   server CPU {1000 * cpu:5.1f} ms/answer   "
-              f"source paper in top 10: {found}/{args.calls}")
+        print(f"  {name:9s} p50 {p50:6.1f} ms   p95 {p95:6.1f} ms   p99 {p99:7.1f} ms   "
+              f"server CPU {1000 * cpu:5.1f} ms/answer   source paper in top 10: {found}/{args.calls}")
     print(f"load average {os.getloadavg()[0]:.1f} at end")
 
 

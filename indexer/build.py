@@ -1,4 +1,6 @@
-"""sources -> papers -> vectors + lexical index + metadata -> a new index generation."""
+"""Building an index: sources -> papers -> vectors (embedded here, resumed from checkpoints, reused
+from the index being updated, or from a cluster's `PaperEmbedder`) -> a new generation, which
+store.write_generation assembles and writes."""
 
 from __future__ import annotations
 
@@ -12,13 +14,12 @@ from pathlib import Path
 import numpy as np
 
 from indexer.checkpoints import EmbeddingCheckpoints
-from indexer.dense import EXACT_LIMIT, DenseParameters, build_dense
-from indexer.errors import IndexNotFound
-from indexer.lexical import LexicalIndex
-from indexer.papers import Paper
+from indexer.dense import EXACT_LIMIT
+from indexer.errors import IndexNotFound, ModelMismatch
+from indexer.papers import Paper, embedding_texts, embeds_alike
 from indexer.readers import read_papers
 from indexer.live import load_live
-from indexer.store import JournalPosition, Manifest, embedding_checkpoints, journal_end, write_index
+from indexer.store import JournalPosition, embedding_checkpoints, journal_end, write_generation
 from models import Encoder
 
 # (text vectors, title vectors) of the papers, in their order; called with a progress callback
@@ -50,7 +51,8 @@ class BuildSummary:
         return (
             f"indexed {self.papers} papers into {self.index_dir} in {self.seconds:.1f}s "
             f"({self.read} records read, {self.replaced} repeated ids replaced, {self.embedded} embedded "
-            f"at {rate:.0f} papers/s, {self.reused} reused{self._resumed_part()}; dense index: {self.dense.get('type')})"
+            f"at {rate:.0f} papers/s, {self.reused} reused{self._resumed_part()}; "
+            f"dense index: {self.dense.get('type')})"
         )
 
     def _resumed_part(self) -> str:
@@ -106,20 +108,17 @@ def build_index(
     vectors, title_vectors = embedding.vectors, embedding.title_vectors
     summary.embedded, summary.resumed, summary.embed_seconds = embedding.embedded, embedding.resumed, embedding.seconds
     summary.reused = len(papers) - summary.embedded - summary.resumed
-    parameters = DenseParameters.for_size(len(papers), exact_limit)
-    lexical = LexicalIndex.build([p.title for p in papers], [p.abstract for p in papers])
-    dense = build_dense(vectors, parameters)
-    summary.papers, summary.dense = len(papers), parameters.__dict__
-    summary.seconds = time.perf_counter() - started
-    manifest = Manifest(model=encoder.model_id, dim=encoder.dim, count=len(papers), dense=parameters,
-                        build_seconds=round(summary.seconds, 3), sources=[str(s) for s in sources])
-    write_index(index_dir, manifest, papers, vectors, title_vectors, dense, lexical, carry_from=position)
+    manifest = write_generation(index_dir, papers, vectors, title_vectors, model=encoder.model_id, dim=encoder.dim,
+                                sources=[str(s) for s in sources], started=started, exact_limit=exact_limit,
+                                carry_from=position)
+    summary.papers, summary.dense, summary.seconds = len(papers), manifest.dense.__dict__, manifest.build_seconds
     checkpoints.clear()
     return summary
 
 
 def _merge_with_existing(index_dir: Path | str, incoming: dict[str, Paper], encoder: Encoder,
-                         position: JournalPosition | None) -> tuple[list[Paper], dict[str, tuple[np.ndarray, np.ndarray]], JournalPosition | None]:
+                         position: JournalPosition | None
+                         ) -> tuple[list[Paper], dict[str, tuple[np.ndarray, np.ndarray]], JournalPosition | None]:
     """The live papers (journal applied) with the incoming ones added or replacing them, and the
     vectors that can be reused."""
     try:
@@ -127,7 +126,7 @@ def _merge_with_existing(index_dir: Path | str, incoming: dict[str, Paper], enco
     except IndexNotFound:
         return list(incoming.values()), {}, position
     if existing.manifest.model != encoder.model_id:
-        raise IndexNotFound(
+        raise ModelMismatch(
             f"index at {index_dir} was built with model {existing.manifest.model!r}, not {encoder.model_id!r}: "
             "rebuild it without --update to change the model"
         )
@@ -137,15 +136,17 @@ def _merge_with_existing(index_dir: Path | str, incoming: dict[str, Paper], enco
     for row in live_rows:
         paper = existing.papers[row]
         new = incoming.get(paper.id)
-        if new is None or new.text() == paper.text():
+        if new is None or embeds_alike(new, paper):
             reusable[paper.id] = (existing.vectors[row], existing.title_vectors[row])
     merged.update(incoming)
     return list(merged.values()), reusable, position
 
 
-def embed_papers(encoder: Encoder, papers: list[Paper], advance: Callable[[int], None] | None = None) -> tuple[np.ndarray, np.ndarray]:
+def embed_papers(encoder: Encoder, papers: list[Paper],
+                 advance: Callable[[int], None] | None = None) -> tuple[np.ndarray, np.ndarray]:
     """(text vectors, title vectors) of the papers, in order, embedded here."""
-    return encoder.embed([paper.text() for paper in papers], progress=advance), encoder.embed([paper.title for paper in papers])
+    texts, titles = embedding_texts(papers)
+    return encoder.embed(texts, progress=advance), encoder.embed(titles)
 
 
 @dataclass
@@ -215,7 +216,8 @@ class _Progress:
 
         bar = enabled is True or (enabled is None and sys.stderr.isatty())
         self._lines = enabled is None and not bar
-        self._bar = tqdm(total=total, initial=resumed, unit="paper", desc="embedding", disable=not bar, file=sys.stderr)
+        self._bar = tqdm(total=total, initial=resumed, unit="paper", desc="embedding", disable=not bar,
+                         file=sys.stderr)
         self._total, self._done, self._embedded = total, resumed, 0
         self._started = self._last_line = time.perf_counter()
         if self._lines and resumed:

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from indexer.papers import Paper
+from indexer.papers import Paper, embedding_texts
 
 
 class EmbeddingCheckpoints:
@@ -30,8 +30,8 @@ class EmbeddingCheckpoints:
     def key(self, papers: Sequence[Paper]) -> str:
         digest = hashlib.blake2b(digest_size=16)
         digest.update(f"{self.model_id}\0{self.dim}\0{len(papers)}\0".encode())
-        for paper in papers:
-            for part in (paper.text(), paper.title):
+        for text, title in zip(*embedding_texts(papers)):
+            for part in (text, title):
                 data = part.encode("utf-8", "surrogatepass")
                 digest.update(len(data).to_bytes(8, "little"))
                 digest.update(data)

@@ -21,7 +21,7 @@ import pyarrow as pa
 
 from indexer.build import BuildSummary, build_index
 from indexer.errors import PaperlensError
-from indexer.papers import Paper
+from indexer.papers import Paper, embedding_texts
 from models import load_encoder
 
 
@@ -104,8 +104,8 @@ class PaperEncoder:
     """The Ray Data callable run by each actor: loads the model once, then embeds the texts and
     the titles of each batch of papers it is given."""
 
-    def __init__(self, model: str | None, batch_size: int, device: str = "cpu") -> None:
-        self._encoder = load_encoder(model, batch_size=batch_size, device=device)
+    def __init__(self, model: str | None, batch_size: int, device: str = "cpu", bf16: bool | None = None) -> None:
+        self._encoder = load_encoder(model, batch_size=batch_size, device=device, bf16=bf16)
 
     def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         return {
@@ -116,15 +116,18 @@ class PaperEncoder:
 
 
 class ClusterEmbedding:
-    """A `PaperEmbedder` for `build_index`: the papers as a Ray Dataset, embedded by an actor pool."""
+    """A `PaperEmbedder` for `build_index`: the papers as a Ray Dataset, embedded by an actor pool.
+    `bf16` is load_encoder's on each actor (None: each node's CPU decides)."""
 
-    def __init__(self, model: str | None, pool: ActorPool, batch_size: int = 64) -> None:
+    def __init__(self, model: str | None, pool: ActorPool, batch_size: int = 64, bf16: bool | None = None) -> None:
         self.model = model
         self.pool = pool
         self.batch_size = batch_size
+        self.bf16 = bf16
         self.used: ActorPool | None = None  # the pool of the last call
 
-    def __call__(self, papers: list[Paper], advance: Callable[[int], None] | None = None) -> tuple[np.ndarray, np.ndarray]:
+    def __call__(self, papers: list[Paper],
+                 advance: Callable[[int], None] | None = None) -> tuple[np.ndarray, np.ndarray]:
         _quiet_ray_data()
         # An actor costs a model load: none for less than a model batch of papers.
         actors = max(1, min(self.pool.actors, math.ceil(len(papers) / self.batch_size)))
@@ -133,7 +136,8 @@ class ClusterEmbedding:
         device = "cuda" if self.pool.gpus else "cpu"
         embedded = papers_dataset(papers, rows_per_task).map_batches(
             PaperEncoder,
-            fn_constructor_kwargs={"model": self.model, "batch_size": self.batch_size, "device": device},
+            fn_constructor_kwargs={"model": self.model, "batch_size": self.batch_size, "device": device,
+                                   "bf16": self.bf16},
             compute=ray.data.ActorPoolStrategy(size=actors),
             batch_size=rows_per_task,
             batch_format="numpy",
@@ -150,7 +154,7 @@ class ClusterEmbedding:
 def papers_dataset(papers: Sequence[Paper], rows_per_block: int) -> "ray.data.Dataset":
     """(row, text, title) of each paper as a Ray Dataset, longest texts first so that the model's
     batches pad little, in blocks of `rows_per_block`."""
-    texts = [paper.text() for paper in papers]
+    texts, titles = embedding_texts(papers)
     order = np.argsort([-len(text) for text in texts], kind="stable")
     blocks = []
     for start in range(0, len(order), rows_per_block):
@@ -158,7 +162,7 @@ def papers_dataset(papers: Sequence[Paper], rows_per_block: int) -> "ray.data.Da
         blocks.append(pa.table({
             "row": pa.array(rows, type=pa.int64()),
             "text": [texts[row] for row in rows],
-            "title": [papers[row].title for row in rows],
+            "title": [titles[row] for row in rows],
         }))
     return ray.data.from_arrow(blocks)
 
@@ -176,7 +180,8 @@ def _rows_per_task(count: int, actors: int) -> int:
     return max(1, min(MAX_ROWS_PER_TASK, math.ceil(count / (actors * TASKS_PER_ACTOR))))
 
 
-def _gather(embedded: "ray.data.Dataset", count: int, advance: Callable[[int], None] | None) -> tuple[np.ndarray, np.ndarray]:
+def _gather(embedded: "ray.data.Dataset", count: int,
+            advance: Callable[[int], None] | None) -> tuple[np.ndarray, np.ndarray]:
     """The vectors back in row order, as the actors finish them (in any order)."""
     vectors = title_vectors = None
     seen = np.zeros(count, dtype=bool)
@@ -205,14 +210,16 @@ def build_index_on_cluster(
     update: bool = False,
     batch_size: int = 64,
     progress: bool | None = None,
+    bf16: bool | None = None,
 ) -> tuple[BuildSummary, ActorPool]:
     """`build_index` with the embedding done by the Ray cluster at `address`; also the actor pool
-    that embedded."""
+    that embedded. `bf16` is the actors' CPU numerics (load_encoder's; None: each node decides)."""
     connect(address)
     pool = plan_pool(actors)
     # The driver's copy of the model names it and its dimension in the manifest (and checks an
     # --update against the index); it embeds nothing.
     encoder = load_encoder(model, batch_size=batch_size)
-    embedding = ClusterEmbedding(model, pool, batch_size)
-    summary = build_index(sources, index_dir, encoder, format=format, update=update, progress=progress, embed=embedding)
+    embedding = ClusterEmbedding(model, pool, batch_size, bf16)
+    summary = build_index(sources, index_dir, encoder, format=format, update=update, progress=progress,
+                          embed=embedding)
     return summary, embedding.used or pool

@@ -30,6 +30,17 @@ class IndexNotFound(PaperlensError):
     """No usable index at the given folder."""
 
 
+class ModelMismatch(PaperlensError):
+    """An index built with one model was given vectors of another (`paperlens index --update` with
+    another model): its old and new vectors would not be comparable."""
+
+
+class IndexChanged(PaperlensError):
+    """The index folder changed under an operation that needed it to hold still (another build
+    replaced the live generation while this one ran, or it kept changing while it was loaded):
+    nothing was written, and running the operation again is safe."""
+
+
 class IndexDamaged(PaperlensError):
     """A complete line of an index's journal fails its checksum (or is not a journal line): the
     index is not loaded, and nothing in the journal is cut or overwritten, so the batches after

@@ -167,9 +167,6 @@ class LexicalIndex:
     def __len__(self) -> int:
         return self.weights.shape[0]
 
-    def query_terms(self, query: str) -> list[int]:
-        return [self.vocabulary[t] for t in dict.fromkeys(self.tokenize(query)) if t in self.vocabulary]
-
     def scores(self, query: str) -> np.ndarray:
         """BM25 score of every paper for the query (0 where no query word occurs). A word the
         query repeats counts as often as it appears (query term frequency, as Lucene does):
@@ -323,7 +320,3 @@ def fit_tfidf(texts: Sequence[str], dtype: type = np.float32) -> tuple[sp.csr_ma
     except ValueError:  # too few papers for any word to pass the document-frequency bounds
         return sp.csr_matrix((len(texts), 0), dtype=dtype), TfidfModel([], np.zeros(0, np.float32))
     return matrix, TfidfModel(vectorizer.get_feature_names_out().tolist(), vectorizer.idf_.astype(np.float32))
-
-
-def arxiv_sanity_tfidf(texts: Sequence[str], dtype: type = np.float32) -> sp.csr_matrix:
-    return fit_tfidf(texts, dtype)[0]

@@ -4,7 +4,8 @@ A change is a batch of operations (`upsert` a paper with its vectors, `delete` a
 appended to the live generation's journal and fsynced before it counts; the in-memory index then
 becomes a new snapshot (`PaperIndex` with `Changes`). Loading an index replays its journal, so an
 acknowledged change survives a crash. `compact` folds the journal into a new generation (no
-re-embedding: the vectors are in the journal) once changes pile up.
+re-embedding: the vectors are in the journal) once changes pile up, written by
+store.write_generation like any build.
 
 Several processes may serve and change one index folder: every append happens under the folder's
 writer lock after catching up with what others appended, and `LiveIndex.refresh` picks up their
@@ -25,13 +26,13 @@ from typing import Any
 
 import numpy as np
 
-from indexer.dense import DenseParameters, EXACT_LIMIT, build_dense
-from indexer.errors import IndexNotFound
-from indexer.lexical import AddedRows, LexicalIndex
+from indexer.dense import EXACT_LIMIT
+from indexer.errors import IndexChanged
+from indexer.lexical import AddedRows
 from indexer.paper_index import Changes, PaperIndex
 from indexer.papers import Paper
-from indexer.store import (JournalPosition, Manifest, append_journal, journal_end, live_generation, load_index,
-                           read_journal, write_index, writer_lock)
+from indexer.store import (JournalPosition, append_journal, journal_end, live_generation, load_index, read_journal,
+                           write_generation, writer_lock)
 
 
 @dataclass
@@ -106,7 +107,7 @@ def load_live(index_dir: Path | str) -> tuple[PaperIndex, JournalPosition]:
                 raise
             continue
         return apply_batches(PaperIndex(stored), batches), JournalPosition(folder.name, offset)
-    raise IndexNotFound(f"index at {index_dir} kept changing while it was loaded; try again")
+    raise IndexChanged(f"index at {index_dir} kept changing while it was loaded; try again")
 
 
 class LiveIndex:
@@ -189,18 +190,15 @@ def compact(index_dir: Path | str, exact_limit: int = EXACT_LIMIT) -> tuple[int,
 
 def write_snapshot(index_dir: Path | str, index: PaperIndex, rows: np.ndarray, position: JournalPosition | None,
                    exact_limit: int = EXACT_LIMIT, sources: list[str] | None = None) -> int:
+    """Writes the given rows of a snapshot (their papers and vectors, under the snapshot's model) as
+    a new generation; returns how many papers it holds."""
     started = time.perf_counter()
-    papers = [index.papers[row] for row in rows]
-    vectors = np.ascontiguousarray(index.vectors[rows], dtype=np.float32)
-    title_vectors = np.ascontiguousarray(index.title_vectors[rows], dtype=np.float32)
-    parameters = DenseParameters.for_size(len(papers), exact_limit)
-    dense = build_dense(vectors, parameters)
-    lexical = LexicalIndex.build([p.title for p in papers], [p.abstract for p in papers])
     old = index.manifest
-    manifest = Manifest(model=old.model, dim=old.dim, count=len(papers), dense=parameters,
-                        build_seconds=round(time.perf_counter() - started, 3), sources=sources or old.sources)
-    write_index(index_dir, manifest, papers, vectors, title_vectors, dense, lexical, carry_from=position)
-    return len(papers)
+    manifest = write_generation(index_dir, [index.papers[row] for row in rows], index.vectors[rows],
+                                index.title_vectors[rows], model=old.model, dim=old.dim,
+                                sources=sources or old.sources, started=started, exact_limit=exact_limit,
+                                carry_from=position)
+    return manifest.count
 
 
 def _stack(existing: np.ndarray, new: list[np.ndarray], dim: int) -> np.ndarray:

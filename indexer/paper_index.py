@@ -47,7 +47,8 @@ class PaperIndex:
         added = self.changes.papers
         self.papers: list[Paper] = stored.papers + list(added) if added else stored.papers
         self.vectors = RowStack(stored.vectors, self.changes.vectors) if added else stored.vectors
-        self.title_vectors = RowStack(stored.title_vectors, self.changes.title_vectors) if added else stored.title_vectors
+        self.title_vectors = (RowStack(stored.title_vectors, self.changes.title_vectors) if added
+                              else stored.title_vectors)
         self.lexical_rows = self._lexical_rows()
         self.lexical = stored.lexical.with_rows(self.lexical_rows) if self.lexical_rows is not None else stored.lexical
         if row_by_id is None:
@@ -110,12 +111,14 @@ class PaperIndex:
     def rows_of(self, paper_ids: list[str]) -> tuple[list[int], list[str]]:
         """(rows of the known ids, once each, in order; the unknown ids, once each)."""
         unique = list(dict.fromkeys(paper_ids))
-        return [self._row_by_id[i] for i in unique if i in self._row_by_id], [i for i in unique if i not in self._row_by_id]
+        known = [self._row_by_id[i] for i in unique if i in self._row_by_id]
+        return known, [i for i in unique if i not in self._row_by_id]
 
     def paper(self, paper_id: str) -> Paper:
         return self.papers[self.row_of(paper_id)]
 
-    def search_dense(self, query: np.ndarray, k: int, allowed: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    def search_dense(self, query: np.ndarray, k: int,
+                     allowed: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
         """(scores, rows) of the k papers nearest to one query vector, best first, among `allowed`
         rows when given (a boolean mask); exact over the allowed rows, so a filter never loses papers.
         Without a mask, dead rows are skipped and rows added since the build are searched exactly."""
@@ -155,7 +158,8 @@ class PaperIndex:
     @property
     def _centre(self) -> np.ndarray:
         # Summed in float64 chunk by chunk, not through a float64 copy of every vector (same result).
-        return self._stored_part("centre", lambda: np.asarray(self.stored.vectors).mean(axis=0, dtype=np.float64).astype(np.float32))
+        return self._stored_part(
+            "centre", lambda: np.asarray(self.stored.vectors).mean(axis=0, dtype=np.float64).astype(np.float32))
 
     @cached_property
     def _centred_inverse_norms(self) -> np.ndarray:
@@ -165,7 +169,8 @@ class PaperIndex:
             for start in range(0, len(vectors), 65536):  # bounded memory on memory-mapped vectors
                 block = np.asarray(vectors[start : start + 65536], dtype=np.float64)
                 # |v - c|^2 = |v|^2 - 2 v.c + |c|^2: two passes over the block, no centred copy of it
-                squares[start : start + len(block)] = np.einsum("ij,ij->i", block, block) - 2 * (block @ centre) + centre @ centre
+                squares[start : start + len(block)] = (np.einsum("ij,ij->i", block, block) - 2 * (block @ centre)
+                                                       + centre @ centre)
             return (1.0 / np.sqrt(np.maximum(squares, 1e-24))).astype(np.float32)
 
         stored = self._stored_part("inverse_norms", lambda: inverse_norms(self.stored.vectors))

@@ -1,12 +1,12 @@
-"""The paper record that crosses modules: what readers produce and the index stores."""
+"""The paper record that crosses modules (what readers produce and the index stores), the limits
+on what one may hold, and the texts the model embeds for it (`embedding_texts`: every build,
+cluster build and write through the API embeds those)."""
 
 from __future__ import annotations
 
-import re
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 from typing import Any
-
-_DATE = re.compile(r"^\d{4}(-\d{2}(-\d{2})?)?$")
 
 # What one paper record may hold: far above any real paper (among the 74,728 arXiv cs papers the
 # longest abstract has 3,488 characters, the longest title 226, the longest author list about 3,300
@@ -60,5 +60,13 @@ class Paper:
         return self.title
 
 
-def is_valid_date(value: str) -> bool:
-    return bool(_DATE.match(value))
+def embedding_texts(papers: Iterable[Paper]) -> tuple[list[str], list[str]]:
+    """What the model embeds for each paper, in order: (its text, title and abstract, for the text
+    vectors; its title alone, for the title vectors that more-like-this weighs up)."""
+    papers = list(papers)
+    return [paper.text() for paper in papers], [paper.title for paper in papers]
+
+
+def embeds_alike(paper: Paper, other: Paper) -> bool:
+    """Whether the two papers' embedding texts are the same, so that one's vectors serve the other."""
+    return embedding_texts([paper]) == embedding_texts([other])

@@ -1,4 +1,6 @@
-"""The on-disk index format. Only this module builds paths inside an index folder.
+"""The on-disk index format: what a generation holds, how one is written (`write_generation`, the
+one way a build or a compaction makes papers and vectors into a live generation), loaded, checked
+and repaired, and the journal and writer lock. Only this module builds paths inside an index folder.
 
     DIR/CURRENT                 name of the live generation (replaced atomically)
     DIR/gen-000007/manifest.json  format version, model, dimension, count, build time, parameters, shards
@@ -42,6 +44,7 @@ import os
 import shutil
 import threading
 import time
+import weakref
 import zlib
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
@@ -52,8 +55,9 @@ from typing import Any, BinaryIO
 import numpy as np
 import orjson
 
-from indexer.dense import DenseParameters, load_dense, parameters_from_dict, parameters_to_dict, save_dense
-from indexer.errors import IndexDamaged, IndexNotFound
+from indexer.dense import (EXACT_LIMIT, DenseParameters, build_dense, load_dense, parameters_from_dict,
+                           parameters_to_dict, save_dense)
+from indexer.errors import IndexChanged, IndexDamaged, IndexNotFound
 from indexer.lexical import LexicalIndex
 from indexer.papers import Paper
 
@@ -62,7 +66,8 @@ _CURRENT = "CURRENT"
 _MANIFEST = "manifest.json"
 _JOURNAL = "journal.jsonl"
 _LOCK = ".writer.lock"
-_THREAD_LOCKS: dict[str, threading.RLock] = {}
+# One RLock per index folder, held here only while some caller of writer_lock holds a reference to it.
+_THREAD_LOCKS: weakref.WeakValueDictionary[str, threading.RLock] = weakref.WeakValueDictionary()
 _THREAD_LOCKS_GUARD = threading.Lock()
 # A journal line: _LINE_HEAD, the CRC-32 of the batch's JSON as 8 hex digits, _LINE_MIDDLE, that JSON, _LINE_END.
 _LINE_HEAD = b'{"crc32":"'
@@ -117,11 +122,30 @@ class JournalPosition:
     offset: int
 
 
-def write_index(index_dir: Path | str, manifest: Manifest, papers: list[Paper], vectors: np.ndarray,
-                title_vectors: np.ndarray, dense: Any, lexical: LexicalIndex,
-                carry_from: JournalPosition | None = None) -> Path:
-    """Writes a new generation and makes it live atomically; returns its folder. With `carry_from`
-    (where the build read the live index up to), journal lines appended after it are carried over."""
+def write_generation(index_dir: Path | str, papers: list[Paper], vectors: np.ndarray, title_vectors: np.ndarray, *,
+                     model: str, dim: int, sources: list[str], started: float, exact_limit: int = EXACT_LIMIT,
+                     carry_from: JournalPosition | None = None) -> Manifest:
+    """Makes the papers and their vectors (rows in the papers' order) a new generation: the dense
+    index chosen by size, the lexical index, the manifest (its build time counted from `started`, a
+    time.perf_counter() value), all written and made live atomically. With `carry_from` (where the
+    caller read the live index up to), journal lines appended after it are carried over under the
+    writer lock; IndexChanged when another build replaced that generation meanwhile. Returns the manifest."""
+    vectors = np.ascontiguousarray(vectors, dtype=np.float32)
+    title_vectors = np.ascontiguousarray(title_vectors, dtype=np.float32)
+    parameters = DenseParameters.for_size(len(papers), exact_limit)
+    dense = build_dense(vectors, parameters)
+    lexical = LexicalIndex.build([p.title for p in papers], [p.abstract for p in papers])
+    manifest = Manifest(model=model, dim=dim, count=len(papers), dense=parameters,
+                        build_seconds=round(time.perf_counter() - started, 3), sources=list(sources))
+    _write_index(index_dir, manifest, papers, vectors, title_vectors, dense, lexical, carry_from)
+    return manifest
+
+
+def _write_index(index_dir: Path | str, manifest: Manifest, papers: list[Paper], vectors: np.ndarray,
+                 title_vectors: np.ndarray, dense: Any, lexical: LexicalIndex,
+                 carry_from: JournalPosition | None) -> Path:
+    """Writes the generation into a staging folder, fsyncs it, renames it into place and swaps
+    CURRENT to it; returns its folder. A failure at any point leaves the previous generation live."""
     root = Path(index_dir)
     root.mkdir(parents=True, exist_ok=True)
     generation = root / _next_generation_name(root)
@@ -132,8 +156,8 @@ def write_index(index_dir: Path | str, manifest: Manifest, papers: list[Paper], 
         manifest.shards = [{"rows": [0, len(papers)], "papers": "papers.jsonl", "vectors": "vectors.npy",
                            "title_vectors": "title-vectors.npy", "dense": "dense.faiss"}]
         _write_papers(staging / "papers.jsonl", papers)
-        np.save(staging / "vectors.npy", np.ascontiguousarray(vectors, dtype=np.float32))
-        np.save(staging / "title-vectors.npy", np.ascontiguousarray(title_vectors, dtype=np.float32))
+        np.save(staging / "vectors.npy", vectors)
+        np.save(staging / "title-vectors.npy", title_vectors)
         save_dense(dense, staging / "dense.faiss")
         lexical.save(staging)
         (staging / _MANIFEST).write_text(json.dumps(manifest.to_dict(), indent=2), encoding="utf-8")
@@ -156,7 +180,7 @@ def _carry_journal(root: Path, position: JournalPosition, target: Path) -> None:
     if live is None:
         return
     if live != position.generation:
-        raise IndexNotFound(f"index at {root} was replaced by another build while this one ran; run it again")
+        raise IndexChanged(f"index at {root} was replaced by another build while this one ran; run it again")
     # Read first: a damaged line raises here, so no build ever carries past one (or drops it).
     _, end = read_journal(root / live, position.offset)
     if end > position.offset:  # a torn last line is not carried: it was never acknowledged
@@ -173,8 +197,13 @@ def writer_lock(index_dir: Path | str) -> Iterator[None]:
     DIR/.writer.lock) and across threads of this one."""
     root = Path(index_dir)
     root.mkdir(parents=True, exist_ok=True)
+    key = str(root.resolve())
     with _THREAD_LOCKS_GUARD:
-        thread_lock = _THREAD_LOCKS.setdefault(str(root.resolve()), threading.RLock())
+        # Every caller holding the folder's lock (or waiting for it) keeps it alive, and so in the
+        # dictionary: they all get the same one. Once none holds it, it goes with its entry.
+        thread_lock = _THREAD_LOCKS.get(key)
+        if thread_lock is None:
+            thread_lock = _THREAD_LOCKS[key] = threading.RLock()
     with thread_lock:
         with (root / _LOCK).open("a") as handle:
             fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
@@ -331,10 +360,6 @@ def _damaged(path: Path, offset: int, reason: str) -> IndexDamaged:
     return IndexDamaged(str(path), line, offset, reason, str(path.parent.parent))
 
 
-def generation_name(folder: Path) -> str:
-    return folder.name
-
-
 def _live_name(root: Path) -> str | None:
     try:
         return (root / _CURRENT).read_text(encoding="utf-8").strip() or None
@@ -349,7 +374,7 @@ def users_database(index_dir: Path | str) -> Path:
 
 def embedding_checkpoints(index_dir: Path | str) -> Path:
     """Where a build keeps its embedded chunks until its generation is written: beside the
-    generations, so that they outlive a failed or killed build (write_index leaves them alone)."""
+    generations, so that they outlive a failed or killed build (write_generation leaves them alone)."""
     return Path(index_dir) / ".embedding-checkpoints"
 
 
@@ -362,7 +387,8 @@ def live_generation(index_dir: Path | str) -> Path:
     try:
         name = (root / _CURRENT).read_text(encoding="utf-8").strip()
     except (FileNotFoundError, NotADirectoryError):
-        raise IndexNotFound(f"no paperlens index at {root} (build one with `paperlens index SOURCE --index {root}`)") from None
+        raise IndexNotFound(f"no paperlens index at {root} "
+                            f"(build one with `paperlens index SOURCE --index {root}`)") from None
     folder = root / name
     if not (folder / _MANIFEST).is_file():
         raise IndexNotFound(f"index at {root} is damaged: generation {name} has no manifest")
@@ -373,7 +399,8 @@ def load_index(index_dir: Path | str, mmap: bool = True) -> StoredIndex:
     folder = live_generation(index_dir)
     manifest = Manifest.from_dict(json.loads((folder / _MANIFEST).read_text(encoding="utf-8")))
     if manifest.format_version > FORMAT_VERSION:
-        raise IndexNotFound(f"index at {index_dir} has format {manifest.format_version}; this paperlens reads up to {FORMAT_VERSION}")
+        raise IndexNotFound(f"index at {index_dir} has format {manifest.format_version}; "
+                            f"this paperlens reads up to {FORMAT_VERSION}")
     with _collection_paused():  # every paper record survives: collecting while they are made only rescans them
         papers = list(_read_papers(folder / "papers.jsonl"))
     # Plain arrays over the mapped files: indexing an np.memmap runs Python code on every request.

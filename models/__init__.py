@@ -1,5 +1,11 @@
-"""Text -> vectors. The only package that imports torch and sentence-transformers (or runs a model at all)."""
+"""Text -> vectors. The only package that imports torch and sentence-transformers (or runs a model at all).
 
-from models.encoder import DEFAULT_MODEL, Encoder, UnknownModel, load_encoder, load_query_encoder
+base.py: the `Encoder` interface; torch_encoder.py and numpy_bert.py: the runtime backends;
+loading.py: which backend and numerics a job gets here; host.py: the host class that decides it.
+"""
 
-__all__ = ["DEFAULT_MODEL", "Encoder", "UnknownModel", "load_encoder", "load_query_encoder"]
+from models.base import DEFAULT_MODEL, Encoder, UnknownModel
+from models.loading import EncoderSettings, encoder_settings, load_encoder, load_query_encoder, resolve_model_path
+
+__all__ = ["DEFAULT_MODEL", "Encoder", "EncoderSettings", "UnknownModel", "encoder_settings", "load_encoder",
+           "load_query_encoder", "resolve_model_path"]

@@ -7,7 +7,7 @@ torch, transformers and sentence-transformers, which take 11-14 s to import on t
 would wait for them long after its index is loaded. It starts in under a second (the weights file
 and the tokenizer), and for a few short texts it is faster than torch here (a query: 16-23 ms
 against 26-32 ms on one AVX2 core). For indexing's long batches torch's fused kernels win, so
-`paperlens index` keeps sentence-transformers (models/encoder.py).
+`paperlens index` keeps sentence-transformers (models/torch_encoder.py).
 
 `NumpyBertEncoder.supports(path)` says whether a model folder is of this kind; anything else
 (another architecture, other pooling, an extra dense layer, a name to fetch from the hub cache)
@@ -23,7 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
-from models.encoder import Encoder
+from models.base import Encoder
 
 _TRANSFORMER = "sentence_transformers.models.Transformer"
 _POOLING = "sentence_transformers.models.Pooling"

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import re
 import tempfile
+import threading
+import weakref
 from dataclasses import dataclass, field
-from functools import lru_cache
 from pathlib import Path
 
 from indexer.errors import BadRecord
@@ -13,8 +14,13 @@ from indexer.paper_index import PaperIndex
 from indexer.papers import Paper
 from indexer.readers import read_papers
 
-_ARXIV_ID = re.compile(r"(?:arxiv[:/ ]|abs/|pdf/)?\s*(\d{4}\.\d{4,5}|[a-z-]+(?:\.[A-Z]{2})?/\d{7})(?:v\d+)?(?:\.pdf)?$", re.I)
+_ARXIV_ID = re.compile(r"(?:arxiv[:/ ]|abs/|pdf/)?\s*(\d{4}\.\d{4,5}|[a-z-]+(?:\.[A-Z]{2})?/\d{7})"
+                       r"(?:v\d+)?(?:\.pdf)?$", re.I)
 _DOI = re.compile(r"(10\.\d{4,9}/\S+)$", re.I)
+
+
+_LOOKUPS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # index snapshot -> its _Lookup
+_LOOKUPS_LOCK = threading.Lock()
 
 
 @dataclass
@@ -62,7 +68,6 @@ def normalise_title(title: str) -> str:
 
 class _Lookup:
     def __init__(self, index: PaperIndex) -> None:
-        self.index = index
         self.rows_by_key: dict[str, int] = {}
         self.rows_by_title: dict[str, int] = {}
         for row, paper in enumerate(index.papers):
@@ -73,10 +78,14 @@ class _Lookup:
             self.rows_by_title.setdefault(normalise_title(paper.title), row)
 
     @staticmethod
-    @lru_cache(maxsize=4)
     def of(index: PaperIndex) -> "_Lookup":
-        """Built once per loaded index (an index hashes by identity)."""
-        return _Lookup(index)
+        """Built once per index snapshot, and dropped with it (a weak reference: the lookup never
+        keeps an old snapshot alive)."""
+        with _LOOKUPS_LOCK:
+            lookup = _LOOKUPS.get(index)
+            if lookup is None:
+                lookup = _LOOKUPS[index] = _Lookup(index)
+            return lookup
 
     @staticmethod
     def _keys(paper: Paper) -> list[str]:

@@ -34,14 +34,14 @@ class Metrics:
                            registry=self.registry)
         self.compactions = Gauge("paperlens_compactions", "Compactions done since start", registry=self.registry)
 
-    def render(self, engine) -> bytes:
-        if engine is not None:
-            index = engine.current().index
+    def render(self, served) -> bytes:
+        if served is not None:
+            index = served.current().index
             self.papers.set(index.live_count)
             self.model.labels(index.manifest.model, str(index.manifest.dim)).set(1)
-            if engine.live is not None:
-                self.pending.set(engine.live.pending())
-                self.loaded.set(engine.live.loaded_at)
+            if served.live is not None:
+                self.pending.set(served.live.pending())
+                self.loaded.set(served.live.loaded_at)
         return generate_latest(self.registry)
 
 

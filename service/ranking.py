@@ -22,6 +22,9 @@ DISLIKE_WEIGHT = 0.5  # Rocchio: how far disliked papers push the profiles away
 INTEREST_SIMILARITY = 0.2  # centred cosine above which a liked paper joins an existing interest
 
 
+Ranked = tuple[np.ndarray, np.ndarray]  # (scores, rows), best first
+
+
 class SearchMode(str, Enum):
     hybrid = "hybrid"
     semantic = "semantic"
@@ -164,7 +167,8 @@ def _interests(index: PaperIndex, liked: list[int]) -> np.ndarray:
     return labels
 
 
-def _cover_interests(index: PaperIndex, scores: np.ndarray, rows: np.ndarray, liked: list[int], page: int) -> tuple[np.ndarray, np.ndarray]:
+def _cover_interests(index: PaperIndex, scores: np.ndarray, rows: np.ndarray, liked: list[int],
+                     page: int) -> Ranked:
     """Makes the first page speak to each interest (up to a third of the page), not only the
     largest: an interest with no paper on the page gets its best paper moved up to the page's
     end. Everything else keeps its order, so pages stay disjoint."""
@@ -189,7 +193,8 @@ def _profiles(index: PaperIndex, liked: list[int], disliked: list[int]) -> tuple
     words = np.asarray(index.lexical.tfidf[liked].mean(axis=0), dtype=np.float32).ravel()
     if disliked:
         meaning = meaning - DISLIKE_WEIGHT * index.centred(disliked).mean(axis=0)
-        words = words - DISLIKE_WEIGHT * np.asarray(index.lexical.tfidf[disliked].mean(axis=0), dtype=np.float32).ravel()
+        disliked_words = np.asarray(index.lexical.tfidf[disliked].mean(axis=0), dtype=np.float32).ravel()
+        words = words - DISLIKE_WEIGHT * disliked_words
     return _unit(meaning), words
 
 
@@ -203,7 +208,7 @@ def _tfidf_top(index: PaperIndex, words: np.ndarray, n: int, filters: Filters) -
     return _positive_top(scores, n, filters.mask(index))[1]
 
 
-def _profile_scores(index: PaperIndex, meaning: np.ndarray, words: np.ndarray, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def _profile_scores(index: PaperIndex, meaning: np.ndarray, words: np.ndarray, rows: np.ndarray) -> Ranked:
     if len(rows) == 0:
         return np.empty(0, np.float32), rows
     dense = index.centred(rows) @ meaning
@@ -212,18 +217,19 @@ def _profile_scores(index: PaperIndex, meaning: np.ndarray, words: np.ndarray, r
     return top_k(fused.astype(np.float32), len(rows), rows)
 
 
-def _favour_recent(index: PaperIndex, scores: np.ndarray, rows: np.ndarray, half_life: float) -> tuple[np.ndarray, np.ndarray]:
+def _favour_recent(index: PaperIndex, scores: np.ndarray, rows: np.ndarray, half_life: float) -> Ranked:
     """Score x 0.5^(age / half-life); age in days before today (papers without a date count as old)."""
     today = np.datetime64("today", "D")
     days = index.published_days[rows]
-    dates = np.array([np.datetime64(f"{d // 10000:04d}-{d // 100 % 100:02d}-{d % 100:02d}") if d else today - 36500 for d in days], dtype="datetime64[D]")
+    dates = np.array([np.datetime64(f"{d // 10000:04d}-{d // 100 % 100:02d}-{d % 100:02d}") if d else today - 36500
+                      for d in days], dtype="datetime64[D]")
     age = np.maximum((today - dates).astype(np.float64), 0.0)
     adjusted = (np.maximum(scores, 0) * np.power(0.5, age / half_life)).astype(np.float32)
     order = np.lexsort((rows, -adjusted))
     return adjusted[order], rows[order]
 
 
-def _mmr(index: PaperIndex, scores: np.ndarray, rows: np.ndarray, n: int, diversity: float) -> tuple[np.ndarray, np.ndarray]:
+def _mmr(index: PaperIndex, scores: np.ndarray, rows: np.ndarray, n: int, diversity: float) -> Ranked:
     """Maximal marginal relevance: each next paper maximises (1-d) x score - d x its similarity to
     the papers already chosen."""
     vectors = np.asarray(index.vectors[rows])
@@ -239,7 +245,7 @@ def _mmr(index: PaperIndex, scores: np.ndarray, rows: np.ndarray, n: int, divers
     return scores[chosen], rows[chosen]
 
 
-def dense_top(index: PaperIndex, vector: np.ndarray, n: int, filters: Filters) -> tuple[np.ndarray, np.ndarray]:
+def dense_top(index: PaperIndex, vector: np.ndarray, n: int, filters: Filters) -> Ranked:
     """The n nearest rows that pass the filters. Exclusions alone are cheap to apply after an
     unfiltered search; real filters need an exact search over the rows they allow."""
     vector = np.asarray(vector, dtype=np.float32)
@@ -252,33 +258,36 @@ def dense_top(index: PaperIndex, vector: np.ndarray, n: int, filters: Filters) -
     return index.search_dense(vector, n, filters.mask(index))
 
 
-def _keyword_top(index: PaperIndex, query: str, n: int, filters: Filters) -> tuple[np.ndarray, np.ndarray]:
+def _keyword_top(index: PaperIndex, query: str, n: int, filters: Filters) -> Ranked:
     return _positive_top(index.lexical.scores(query), n, filters.mask(index))
 
 
-def _positive_top(scores: np.ndarray, n: int, allowed: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
+def _positive_top(scores: np.ndarray, n: int, allowed: np.ndarray | None) -> Ranked:
     """The n best (scores, rows) among rows with a positive score that `allowed` lets through."""
     rows = np.flatnonzero(scores > 0 if allowed is None else (scores > 0) & allowed)
     return top_k(scores[rows], n, rows)
 
 
-def _hybrid_top(index: PaperIndex, query: str, query_vector: np.ndarray, n: int, filters: Filters) -> tuple[np.ndarray, np.ndarray]:
+def _hybrid_top(index: PaperIndex, query: str, query_vector: np.ndarray, n: int, filters: Filters) -> Ranked:
     """Fuses the dense and BM25 rankings, then refines the query vector by pseudo-relevance
     feedback (Rocchio: towards the mean of the first fused results) and fuses again."""
     pool = max(CANDIDATE_POOL, 2 * n)
     lexical = index.lexical.scores(query)
     _, lexical_rows = _positive_top(lexical, pool, filters.mask(index))  # the same for both passes
-    rows, fused = _fuse(index, lexical, lexical_rows, query_vector, lambda rows: index.dense_scores(query_vector, rows), pool, filters)
+    rows, fused = _fuse(index, lexical, lexical_rows, query_vector,
+                        lambda rows: index.dense_scores(query_vector, rows), pool, filters)
     if len(rows) and FEEDBACK_WEIGHT > 0:
         _, feedback = top_k(fused, FEEDBACK_DOCS, rows)
         feedback_vector = _unit(np.asarray(index.vectors[feedback]).mean(axis=0))
         query_vector = _unit(query_vector + FEEDBACK_WEIGHT * feedback_vector)
-        rows, fused = _fuse(index, lexical, lexical_rows, query_vector, lambda rows: index.dense_scores(query_vector, rows), pool, filters)
+        rows, fused = _fuse(index, lexical, lexical_rows, query_vector,
+                            lambda rows: index.dense_scores(query_vector, rows), pool, filters)
     return top_k(fused, n, rows)
 
 
 def _fuse(index: PaperIndex, lexical: np.ndarray, lexical_rows: np.ndarray, vector: np.ndarray,
-          dense_scores: Callable[[np.ndarray], np.ndarray], pool: int, filters: Filters) -> tuple[np.ndarray, np.ndarray]:
+          dense_scores: Callable[[np.ndarray], np.ndarray], pool: int,
+          filters: Filters) -> tuple[np.ndarray, np.ndarray]:
     """(rows, fused scores) over the union of the top `pool` nearest to `vector` and
     `lexical_rows`, the top by BM25 score `lexical`: the dense scores (`dense_scores(rows)`) and
     the BM25 scores, each min-max normalised over that union, then averaged, so a paper strong in

@@ -18,7 +18,7 @@ from pathlib import Path
 
 from indexer.distributed import ClusterError, connect
 from service.app import create_app
-from service.engine import SearchEngine
+from service.served import ServedIndex
 from service.settings import Settings
 
 try:
@@ -41,8 +41,10 @@ class PaperlensReplica:
     async def __serve_build_asgi_app__(self):
         # Loaded before the app exists, so a replica counts as started only once it can answer
         # (the proxy never routes to a replica that would say 503 "index is loading").
-        engine = await asyncio.to_thread(SearchEngine.load, self._settings.index_dir, self._settings.query_cache_size)
-        return create_app(self._settings, engine=engine)
+        settings = self._settings
+        served = await asyncio.to_thread(ServedIndex.load, settings.index_dir, settings.query_cache_size,
+                                         encoder_settings=settings)
+        return create_app(self._settings, served=served)
 
 
 def serve_on_cluster(settings: Settings, address: str, replicas: int) -> None:

@@ -10,6 +10,10 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstra
 from indexer.papers import MAX_LENGTHS, Paper, is_valid_unicode
 
 
+MAX_K = 100  # the most results one list call returns (API and CLI)
+MAX_OFFSET = 10_000  # the deepest page
+
+
 def _valid_unicode(text: str) -> str:
     if not is_valid_unicode(text):
         raise ValueError("not valid Unicode (a lone surrogate)")
@@ -31,7 +35,8 @@ class PaperOut(BaseModel):
     score: float | None = None
     because: list[str] | None = Field(None, description="ids of the given papers that led to this result")
     shared_terms: list[str] | None = Field(None, description="telling words this paper shares with those in `because`")
-    extra: dict[str, Any] = Field(default_factory=dict, description="source-specific fields (upvotes, organisation, ...)")
+    extra: dict[str, Any] = Field(default_factory=dict,
+                                  description="source-specific fields (upvotes, organisation, ...)")
 
     @classmethod
     def from_paper(cls, paper: Paper, score: float | None = None, because: list[str] | None = None,
@@ -61,8 +66,8 @@ class RecommendationRequest(BaseModel):
 
     liked: list[PaperId] = Field(..., min_length=1, max_length=1000, description="ids of papers the reader liked")
     disliked: list[PaperId] = Field(default_factory=list, max_length=1000)
-    k: int = Field(10, ge=1, le=100)
-    offset: int = Field(0, ge=0, le=10_000)
+    k: int = Field(10, ge=1, le=MAX_K)
+    offset: int = Field(0, ge=0, le=MAX_OFFSET)
     candidates: list[PaperId] | None = Field(None, max_length=10_000, description="rank exactly these papers")
     category: list[Annotated[str, StringConstraints(max_length=MAX_LENGTHS["category"]),
                              AfterValidator(_valid_unicode)]] = Field(default_factory=list, max_length=50)

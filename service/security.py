@@ -14,6 +14,8 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from service.deps import state_of
+
 
 def bearer(request: Request) -> str | None:
     header = request.headers.get("authorization", "")
@@ -22,7 +24,7 @@ def bearer(request: Request) -> str | None:
 
 
 def is_admin(request: Request) -> bool:
-    key = request.app.state.settings.admin_key
+    key = state_of(request).settings.admin_key
     given = bearer(request)
     return bool(key and given and hmac.compare_digest(given.encode(), key.encode()))
 
@@ -30,7 +32,7 @@ def is_admin(request: Request) -> bool:
 def require_admin(request: Request) -> None:
     """Write calls need the admin key when one is configured (without one, the server listens on
     loopback only, so only local users reach them)."""
-    if request.app.state.settings.admin_key and not is_admin(request):
+    if state_of(request).settings.admin_key and not is_admin(request):
         raise HTTPException(status_code=401, detail="this call needs the admin key: Authorization: Bearer KEY",
                             headers={"WWW-Authenticate": "Bearer"})
 
@@ -46,8 +48,8 @@ def new_token() -> str:
 def require_user(request: Request, user: str) -> None:
     """A user with a token (or every user, with require_user_tokens) is reached only with that
     token or the admin key: one user cannot read or change another's likes."""
-    stored = request.app.state.users.token_hash(user)
-    if stored is None and not request.app.state.settings.require_user_tokens:
+    stored = state_of(request).users.token_hash(user)
+    if stored is None and not state_of(request).settings.require_user_tokens:
         return
     given = bearer(request)
     if is_admin(request) or (stored and given and hmac.compare_digest(token_hash(given), stored)):

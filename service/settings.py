@@ -7,24 +7,28 @@ from pathlib import Path
 from typing import Annotated
 
 from pydantic import Field, ValidationError, field_validator, model_validator
-from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+from pydantic_settings import NoDecode, SettingsConfigDict
 
 from indexer.errors import PaperlensError
+from models import EncoderSettings
 
 
 class BadSettings(PaperlensError):
     """A PAPERLENS_* variable (or the flag setting it) is invalid; the message names each one."""
 
 
-class Settings(BaseSettings):
+class Settings(EncoderSettings):
+    """Everything `paperlens serve` and the app read, once: PAPERLENS_* variables, then CLI flags.
+    Inherits the encoder's (PAPERLENS_BF16, PAPERLENS_QUERY_ENCODER)."""
+
     model_config = SettingsConfigDict(env_prefix="PAPERLENS_", extra="ignore")
 
     index_dir: Path = Field(Path("var/index"), description="index folder built by `paperlens index`")
     host: str = "127.0.0.1"
     port: int = Field(8000, ge=1, le=65535)
-    max_k: int = Field(100, ge=1, le=1000, description="largest k a list call accepts")
     users: str | None = Field(None, description="user store: a path, sqlite:///PATH or postgresql://... "
                               "(default: users.sqlite in the index folder)")
+    replicas: int = Field(1, ge=1, description="Ray Serve replicas (`paperlens serve --ray`)")
     query_cache_size: int = Field(4096, ge=0, description="query embeddings kept in memory")
     # Security
     admin_key: str | None = Field(None, description="key for write calls (POST/DELETE /papers, /admin/*): "
@@ -44,7 +48,7 @@ class Settings(BaseSettings):
     allowed_hosts: Annotated[list[str] | None, NoDecode] = Field(
         None, description="Host header names answered (comma-separated; `*` any, `*.example.org` a domain); "
         "unset: `paperlens serve` answers the loopback names and its own --host address")
-    # Operations
+    # IndexWriter
     compact_after: float = Field(0.2, gt=0, description="compact in the background once changed rows exceed "
                                  "this share of the index")
     refresh_seconds: float = Field(2.0, ge=0, description="how often to pick up changes made by other processes "

@@ -18,11 +18,10 @@ import pytest
 from fastapi.testclient import TestClient
 
 from indexer.build import build_index
-from models import Encoder, load_encoder
-from models.encoder import bf16_setting
+from models import Encoder, encoder_settings, load_encoder
 from models.host import describe_host, this_host
 from service.app import create_app
-from service.engine import SearchEngine
+from service.served import ServedIndex
 from service.settings import Settings
 
 DATA = Path(__file__).parent / "data"
@@ -55,15 +54,16 @@ def pytest_sessionstart(session: pytest.Session) -> None:
 
 
 def _default_numerics() -> str:
-    setting = bf16_setting(os.environ.get("PAPERLENS_BF16"))
+    setting = encoder_settings().bf16
     bf16 = this_host().fast_bf16 if setting is None else setting
     return "bfloat16 autocast" if bf16 else "float32"
 
 
 @pytest.fixture(scope="session")
 def encoder() -> Encoder:
-    """The default model with this host's default numerics (bf16 autocast where the CPU has the units)."""
-    return load_encoder()
+    """The default model with this host's default numerics (bf16 autocast where the CPU has the units),
+    or those PAPERLENS_BF16 sets for the run."""
+    return load_encoder(bf16=encoder_settings().bf16)
 
 
 @pytest.fixture(scope="session", params=[False, True], ids=["fp32", "bf16"])
@@ -81,17 +81,17 @@ def seed_index(tmp_path_factory: pytest.TempPathFactory, encoder: Encoder) -> Pa
 
 
 @pytest.fixture(scope="session")
-def engine(seed_index: Path) -> SearchEngine:
-    return SearchEngine.load(seed_index)
+def engine(seed_index: Path) -> ServedIndex:
+    return ServedIndex.load(seed_index)
 
 
 @pytest.fixture(scope="session")
-def client(seed_index: Path, engine: SearchEngine):
-    with TestClient(create_app(Settings(index_dir=seed_index), engine=engine)) as test_client:
+def client(seed_index: Path, engine: ServedIndex):
+    with TestClient(create_app(Settings(index_dir=seed_index), served=engine)) as test_client:
         yield test_client
 
 
-def id_of(engine: SearchEngine, title_start: str) -> str:
+def id_of(engine: ServedIndex, title_start: str) -> str:
     """The id of the one paper whose title starts with `title_start`."""
     matches = [p.id for p in engine.index.papers if p.title.startswith(title_start)]
     assert len(matches) == 1, f"{title_start!r} matches {matches}"

@@ -65,8 +65,8 @@ class PostgresServer:
 
     def stop(self) -> None:
         if self.port:
-            subprocess.run([*self.run_as, str(self.bin_dir / "pg_ctl"), "-D", str(self.data), "-m", "fast", "-w", "stop"],
-                           capture_output=True, cwd=self.folder)
+            subprocess.run([*self.run_as, str(self.bin_dir / "pg_ctl"), "-D", str(self.data),
+                            "-m", "fast", "-w", "stop"], capture_output=True, cwd=self.folder)
         shutil.rmtree(self.folder, ignore_errors=True)
 
     def _run(self, program: str, *args: str) -> None:
@@ -102,10 +102,12 @@ def start_postgres() -> PostgresServer:
 
 def _bin_dir() -> Path:
     """The newest Debian server binaries, or an initdb on PATH."""
-    debian = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"), key=lambda path: [int(part) for part in Path(path).parts[4].split(".")])
+    debian = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"),
+                    key=lambda path: [int(part) for part in Path(path).parts[4].split(".")])
     initdb = debian[-1] if debian else shutil.which("initdb")
     if initdb is None:
-        raise PostgresUnavailable("PostgreSQL is not installed (as root: apt-get install -y postgresql; `make test` does it)")
+        raise PostgresUnavailable("PostgreSQL is not installed "
+                                  "(as root: apt-get install -y postgresql; `make test` does it)")
     return Path(initdb).parent
 
 

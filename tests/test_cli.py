@@ -31,7 +31,8 @@ def cli_index(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def test_search_similar_and_recommend_answer_without_a_server(cli_index: Path) -> None:
-    search = paperlens("search", "speculative decoding with dynamic token trees", "--index", cli_index, "-k", "3", "--json")
+    search = paperlens("search", "speculative decoding with dynamic token trees", "--index", cli_index,
+                       "-k", "3", "--json")
     assert search.returncode == 0, search.stderr
     found = json.loads(search.stdout)["results"]
     assert len(found) == 3 and any(p["title"].startswith("DySpec") for p in found)
@@ -99,7 +100,8 @@ def test_unknown_ids_and_missing_index_are_one_line_errors(cli_index: Path, tmp_
 def test_serve_with_an_unreachable_user_store_is_one_line(seed_index, capsys):
     from service.cli import main
     from tests.conftest import free_port
-    assert main(["serve", "--index", str(seed_index), "--users", f"postgresql://ada:s3cret@127.0.0.1:{free_port()}/users"]) == 2
+    users = f"postgresql://ada:s3cret@127.0.0.1:{free_port()}/users"
+    assert main(["serve", "--index", str(seed_index), "--users", users]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "postgresql://ada@127.0.0.1" in err and "s3cret" not in err
 

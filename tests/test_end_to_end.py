@@ -15,7 +15,8 @@ def test_the_served_api_answers_every_call(server: str) -> None:
     with httpx.Client(base_url=server, timeout=30) as http:
         health = http.get("/health").json()
         assert health["status"] == "ok" and health["papers"] > 30
-        found = http.get("/search", params={"q": "differentially private best arm identification", "k": 3}).json()["results"]
+        query = {"q": "differentially private best arm identification", "k": 3}
+        found = http.get("/search", params=query).json()["results"]
         assert found[0]["title"].startswith("Fixed-Budget Differentially Private Best Arm")
         paper_id = found[0]["id"]
         assert http.get(f"/papers/{quote(paper_id, safe='')}").json()["id"] == paper_id

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import json
 from pathlib import Path
 
@@ -47,9 +48,11 @@ def judged_set(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return folder
 
 
-@pytest.mark.parametrize("task,default", [("search", "paperlens hybrid (default)"), ("similar", "paperlens similar (default)"),
+@pytest.mark.parametrize("task,default", [("search", "paperlens hybrid (default)"),
+                                          ("similar", "paperlens similar (default)"),
                                           ("recommend", "paperlens recommend (default)")])
-def test_every_method_is_measured_and_paperlens_finds_the_judged_papers(judged_set: Path, encoder, tmp_path: Path, task: str, default: str) -> None:
+def test_every_method_is_measured_and_paperlens_finds_the_judged_papers(judged_set: Path, encoder, tmp_path: Path,
+                                                                       task: str, default: str) -> None:
     dataset = evaluation.load_dataset(judged_set)
     index = evaluation.cached_index(dataset, encoder, tmp_path)
     results = {r.method: r for r in evaluation.evaluate(dataset, task, index, encoder)}
@@ -74,6 +77,25 @@ def test_title_check_finds_each_paper_by_its_title(encoder, tmp_path: Path) -> N
     assert results["paperlens hybrid (default)"].recall1 >= 0.9
 
 
-def test_a_folder_that_is_not_an_evaluation_set_is_a_clear_error(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+def test_a_folder_that_is_not_an_evaluation_set_is_a_clear_error(tmp_path: Path,
+                                                                 capsys: pytest.CaptureFixture) -> None:
     assert main(["eval", str(tmp_path), "--task", "search", "--cache", str(tmp_path / "cache")]) == 2
     assert "corpus.jsonl" in capsys.readouterr().err
+
+
+def test_no_serving_module_imports_the_evaluation() -> None:
+    """Evaluation is a client of service.ranking; of the service, only the CLI's eval command loads it."""
+    service = Path(evaluation.__file__).parents[1]
+    importers = []
+    for module in service.rglob("*.py"):
+        if module == service / "cli.py" or {service / "cli", service / "evaluation"} & set(module.parents):
+            continue
+        for node in ast.walk(ast.parse(module.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Import):
+                names = [alias.name for alias in node.names]
+            elif isinstance(node, ast.ImportFrom):  # `from service import evaluation` names service.evaluation
+                names = [f"{node.module}.{alias.name}" for alias in node.names]
+            else:
+                continue
+            importers += [str(module.relative_to(service)) for name in names if name.startswith("service.evaluation")]
+    assert importers == []

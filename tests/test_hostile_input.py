@@ -96,7 +96,8 @@ def test_oversized_fields_are_refused_naming_the_limit(live: TestClient, field: 
     ("categories", [["a"]], "list of strings"),
     ("published", "0000", "bad published date"),
 ])
-def test_malformed_fields_are_refused_with_the_records_position(live: TestClient, field: str, value, says: str) -> None:
+def test_malformed_fields_are_refused_with_the_records_position(live: TestClient, field: str, value,
+                                                               says: str) -> None:
     answer = live.post("/papers", json=[NEW_PAPER, {**NEW_PAPER, "id": "second", field: value}], headers=ADMIN)
     assert answer.status_code == 422 and answer.json()["detail"].startswith("papers[1]: ")
     assert says in answer.json()["detail"]

@@ -12,7 +12,7 @@ import pytest
 
 from indexer import build, store
 from indexer.build import build_index
-from indexer.errors import BadRecord, IndexNotFound, UnknownPaper
+from indexer.errors import BadRecord, IndexNotFound, ModelMismatch, PaperlensError, UnknownPaper
 from indexer.lexical import LexicalIndex
 from indexer.paper_index import PaperIndex
 from models import Encoder
@@ -25,9 +25,12 @@ def write_jsonl(path: Path, records: list[dict]) -> Path:
 
 
 RECORDS = [
-    {"id": "p1", "title": "Speculative decoding with draft models", "abstract": "Draft tokens verified by a large model.", "categories": ["cs.CL"], "published": "2024-05-01"},
-    {"id": "p2", "title": "Differential privacy for counting queries", "abstract": "Noise calibrated to sensitivity.", "categories": ["cs.CR"], "published": "2023"},
-    {"id": "p3", "title": "Gaussian splatting for scenes", "abstract": "", "authors": ["Ada Lovelace"], "published": "2025-01"},
+    {"id": "p1", "title": "Speculative decoding with draft models",
+     "abstract": "Draft tokens verified by a large model.", "categories": ["cs.CL"], "published": "2024-05-01"},
+    {"id": "p2", "title": "Differential privacy for counting queries", "abstract": "Noise calibrated to sensitivity.",
+     "categories": ["cs.CR"], "published": "2023"},
+    {"id": "p3", "title": "Gaussian splatting for scenes", "abstract": "", "authors": ["Ada Lovelace"],
+     "published": "2025-01"},
 ]
 
 
@@ -67,25 +70,30 @@ def test_bad_input_leaves_the_existing_index_untouched(tmp_path: Path) -> None:
     assert [p.id for p in PaperIndex.load(tmp_path / "index").papers] == ["p1", "p2", "p3"]
 
 
-def test_a_build_that_dies_while_writing_leaves_the_previous_index_live(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    build_index([str(write_jsonl(tmp_path / "a.jsonl", RECORDS[:2]))], tmp_path / "index", HashingEncoder(), progress=False)
+def test_a_build_that_dies_while_writing_leaves_the_previous_index_live(tmp_path: Path,
+                                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    build_index([str(write_jsonl(tmp_path / "a.jsonl", RECORDS[:2]))], tmp_path / "index", HashingEncoder(),
+                progress=False)
 
     def crash(self, folder):  # the disk fills up half-way through the new generation
         raise OSError("No space left on device")
 
     monkeypatch.setattr(LexicalIndex, "save", crash)
     with pytest.raises(OSError):
-        build_index([str(write_jsonl(tmp_path / "b.jsonl", RECORDS))], tmp_path / "index", HashingEncoder(), progress=False)
+        build_index([str(write_jsonl(tmp_path / "b.jsonl", RECORDS))], tmp_path / "index", HashingEncoder(),
+                    progress=False)
     monkeypatch.undo()
     assert [p.id for p in PaperIndex.load(tmp_path / "index").papers] == ["p1", "p2"]
     assert not [p for p in (tmp_path / "index").iterdir() if p.name.startswith(".tmp")]
 
 
 def test_update_adds_and_replaces_papers_and_reuses_unchanged_vectors(tmp_path: Path) -> None:
-    build_index([str(write_jsonl(tmp_path / "a.jsonl", RECORDS))], tmp_path / "index", HashingEncoder(), progress=False)
+    build_index([str(write_jsonl(tmp_path / "a.jsonl", RECORDS))], tmp_path / "index", HashingEncoder(),
+                progress=False)
     changes = [dict(RECORDS[1], title="Differential privacy under continual observation"),
                {"id": "p4", "title": "A new paper on retrieval", "abstract": "Dense retrieval."}]
-    summary = build_index([str(write_jsonl(tmp_path / "b.jsonl", changes))], tmp_path / "index", HashingEncoder(), update=True, progress=False)
+    summary = build_index([str(write_jsonl(tmp_path / "b.jsonl", changes))], tmp_path / "index", HashingEncoder(),
+                          update=True, progress=False)
     index = PaperIndex.load(tmp_path / "index")
     assert [p.id for p in index.papers] == ["p1", "p2", "p3", "p4"]
     assert index.paper("p2").title == "Differential privacy under continual observation"
@@ -96,9 +104,12 @@ def test_update_adds_and_replaces_papers_and_reuses_unchanged_vectors(tmp_path: 
 
 
 def test_update_with_another_model_is_refused(tmp_path: Path, encoder) -> None:
-    build_index([str(write_jsonl(tmp_path / "a.jsonl", RECORDS))], tmp_path / "index", HashingEncoder(), progress=False)
-    with pytest.raises(IndexNotFound, match="test-hashing"):
-        build_index([str(write_jsonl(tmp_path / "b.jsonl", RECORDS[:1]))], tmp_path / "index", encoder, update=True, progress=False)
+    build_index([str(write_jsonl(tmp_path / "a.jsonl", RECORDS))], tmp_path / "index", HashingEncoder(),
+                progress=False)
+    with pytest.raises(ModelMismatch, match="test-hashing") as refused:
+        build_index([str(write_jsonl(tmp_path / "b.jsonl", RECORDS[:1]))], tmp_path / "index", encoder, update=True,
+                    progress=False)
+    assert isinstance(refused.value, PaperlensError) and not isinstance(refused.value, IndexNotFound)
 
 
 def test_an_approximate_index_is_chosen_above_the_exact_limit_and_agrees_with_exact(tmp_path: Path) -> None:
@@ -119,7 +130,8 @@ def test_loading_a_missing_index_names_the_folder(tmp_path: Path) -> None:
 
 
 def test_bm25_weights_titles_above_abstracts() -> None:
-    lexical = LexicalIndex.build(["Graph neural networks", "A survey"], ["A survey of methods.", "We review graph neural networks."])
+    lexical = LexicalIndex.build(["Graph neural networks", "A survey"],
+                                 ["A survey of methods.", "We review graph neural networks."])
     scores = lexical.scores("graph networks")
     assert scores[0] > scores[1] > 0
     assert lexical.scores("neural network")[0] > 0  # stemming: "networks" matches "network"
@@ -142,7 +154,8 @@ class CountingEncoder(Encoder):
 
 
 def test_an_interrupted_build_resumes_without_embedding_finished_chunks_again(tmp_path: Path) -> None:
-    build_index([str(write_jsonl(tmp_path / "old.jsonl", RECORDS))], tmp_path / "index", HashingEncoder(), progress=False)
+    build_index([str(write_jsonl(tmp_path / "old.jsonl", RECORDS))], tmp_path / "index", HashingEncoder(),
+                progress=False)
     # 40 papers in chunks of 16: the build dies in the third chunk, after two (texts and titles) are done.
     dying = CountingEncoder(HashingEncoder(), die_after=2 * 16 * 2)
     with pytest.raises(KeyboardInterrupt):
@@ -157,15 +170,19 @@ def test_an_interrupted_build_resumes_without_embedding_finished_chunks_again(tm
     resumed = PaperIndex.load(tmp_path / "index")
     build_index([str(SEED_PAPERS)], tmp_path / "fresh", HashingEncoder(), progress=False)
     fresh = PaperIndex.load(tmp_path / "fresh")
-    assert np.array_equal(resumed.vectors, fresh.vectors) and np.array_equal(resumed.title_vectors, fresh.title_vectors)
+    assert np.array_equal(resumed.vectors, fresh.vectors)
+    assert np.array_equal(resumed.title_vectors, fresh.title_vectors)
     assert [p.id for p in resumed.papers] == [p.id for p in fresh.papers]
     assert not list((tmp_path / "index").glob("*checkpoint*"))  # the checkpoints go once the index is written
 
 
-def test_resuming_with_the_real_model_gives_the_vectors_of_an_uninterrupted_build(tmp_path: Path, encoder: Encoder) -> None:
-    source = write_jsonl(tmp_path / "papers.jsonl", [*RECORDS, {"id": "p4", "title": "Dense retrieval", "abstract": "Dual encoders."}])
+def test_resuming_with_the_real_model_gives_the_vectors_of_an_uninterrupted_build(tmp_path: Path,
+                                                                                   encoder: Encoder) -> None:
+    source = write_jsonl(tmp_path / "papers.jsonl",
+                         [*RECORDS, {"id": "p4", "title": "Dense retrieval", "abstract": "Dual encoders."}])
     with pytest.raises(KeyboardInterrupt):  # dies in the second chunk of two papers
-        build_index([str(source)], tmp_path / "index", CountingEncoder(encoder, die_after=2 * 2), progress=False, chunk_papers=2)
+        build_index([str(source)], tmp_path / "index", CountingEncoder(encoder, die_after=2 * 2), progress=False,
+                    chunk_papers=2)
     again = CountingEncoder(encoder)
     summary = build_index([str(source)], tmp_path / "index", again, progress=False, chunk_papers=2)
     assert (summary.embedded, summary.resumed, again.texts) == (2, 2, 2 * 2)
@@ -191,7 +208,8 @@ def test_a_resumed_build_embeds_again_only_the_chunk_whose_text_changed(tmp_path
     assert np.allclose(index.vectors[3], expected)
 
 
-def test_progress_without_a_terminal_is_lines_with_rate_and_time_left(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+def test_progress_without_a_terminal_is_lines_with_rate_and_time_left(tmp_path: Path,
+                                                                       capsys: pytest.CaptureFixture[str],
                                                                        monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(build, "PROGRESS_LINE_SECONDS", 0.0)  # a line at every batch instead of every 30 s
     with pytest.raises(KeyboardInterrupt):

@@ -7,7 +7,9 @@ from __future__ import annotations
 import json
 import re
 import shutil
+import gc
 import subprocess
+import threading
 import time
 from pathlib import Path
 
@@ -16,10 +18,11 @@ import numpy as np
 import pytest
 
 from indexer.build import build_index
-from indexer.errors import IndexDamaged
-from indexer.live import LiveIndex, Upsert, batch_record, load_live, write_snapshot
+from indexer import store
+from indexer.errors import IndexChanged, IndexDamaged, IndexNotFound
+from indexer.live import LiveIndex, Upsert, batch_record, compact, load_live, write_snapshot
 from indexer.papers import Paper
-from indexer.store import append_journal, check_index, encode_journal_line, live_generation
+from indexer.store import append_journal, check_index, encode_journal_line, live_generation, writer_lock
 from tests.conftest import SEED_PAPERS, HashingEncoder, free_port, paperlens_command, start_server, stop_process
 
 SEED = sum(1 for _ in SEED_PAPERS.open())
@@ -185,6 +188,48 @@ def test_a_compaction_never_carries_past_a_damaged_line(hashing_index: Path) -> 
     assert live_generation(hashing_index) == generation and journal(hashing_index).read_bytes() == damaged
 
 
+def test_a_compaction_over_a_generation_another_build_replaced_says_so_and_writes_nothing(
+        hashing_index: Path) -> None:
+    index, position = load_live(hashing_index)  # what a compaction starting now reads
+    compact(hashing_index)  # another one finishes first
+    generation = live_generation(hashing_index)
+    with pytest.raises(IndexChanged, match="replaced by another build") as refused:
+        write_snapshot(hashing_index, index, np.asarray(sorted(index.live_ids().values())), position)
+    assert not isinstance(refused.value, IndexNotFound)
+    assert live_generation(hashing_index) == generation
+    assert [p.name for p in hashing_index.iterdir() if p.name.startswith(("gen-", ".tmp-"))] == [generation.name]
+
+
+def test_the_writer_lock_excludes_other_threads_and_goes_with_its_last_holder(tmp_path: Path) -> None:
+    key = str(tmp_path.resolve())
+    holding, release, order = threading.Event(), threading.Event(), []
+
+    def first() -> None:
+        with writer_lock(tmp_path):
+            holding.set()
+            release.wait(10)
+            order.append("first")
+
+    def second() -> None:
+        with writer_lock(tmp_path):
+            order.append("second")
+
+    threads = [threading.Thread(target=first), threading.Thread(target=second)]
+    threads[0].start()
+    assert holding.wait(10)
+    threads[1].start()
+    time.sleep(0.2)
+    assert order == [] and key in store._THREAD_LOCKS  # the second waits on the lock the first holds
+    release.set()
+    for thread in threads:
+        thread.join(10)
+    assert order == ["first", "second"]
+    gc.collect()
+    assert key not in store._THREAD_LOCKS  # no lock outlives its last user
+    with writer_lock(tmp_path):
+        assert key in store._THREAD_LOCKS
+
+
 @pytest.mark.parametrize("damage, named", [
     (lambda g: (g / "vectors.npy").unlink(), "vectors.npy: missing"),
     (lambda g: (g / "papers.jsonl").write_text((g / "papers.jsonl").read_text() + '{"id": "extra", "title": "x"}\n'),
@@ -276,7 +321,8 @@ def test_a_server_over_a_torn_line_keeps_every_batch_and_rides_out_damage_appear
     with path.open("ab") as out:
         out.write(torn[: len(torn) // 2])
     acknowledged = path.read_bytes()[: -(len(torn) // 2)]
-    process, base = start_server(index_copy, env={"PAPERLENS_ADMIN_KEY": ADMIN_KEY, "PAPERLENS_REFRESH_SECONDS": "0.5"})
+    process, base = start_server(index_copy,
+                                 env={"PAPERLENS_ADMIN_KEY": ADMIN_KEY, "PAPERLENS_REFRESH_SECONDS": "0.5"})
     try:
         with httpx.Client(base_url=base, headers=ADMIN, timeout=60) as http:
             def status(number: int) -> int:

@@ -20,16 +20,18 @@ from indexer.live import LiveIndex, Upsert, load_live, write_snapshot
 from indexer.papers import Paper
 from indexer.store import live_generation
 from service.app import create_app
-from service.engine import SearchEngine
+from service.served import ServedIndex
 from service.settings import Settings
 from tests.conftest import SEED_PAPERS, paperlens_command
 
 ADMIN = {"Authorization": "Bearer admin-secret"}
+JSON = {"Content-Type": "application/json"}
 SEED = sum(1 for _ in SEED_PAPERS.open())  # papers in the seed index
 NEW_PAPER = {
     "id": "2611.00001",
     "title": "Zorbulating Quasicrystal Lattices with Spiking Neural Networks",
-    "abstract": "We introduce zorbulation, a method that trains spiking neural networks to predict quasicrystal lattice defects.",
+    "abstract": "We introduce zorbulation, a method that trains spiking neural networks to predict quasicrystal "
+                "lattice defects.",
     "authors": ["Ada Example", "Bo Sample"],
     "categories": ["cs.NE"],
     "published": "2026-11-02",
@@ -44,8 +46,8 @@ def index_copy(seed_index: Path, tmp_path: Path) -> Path:
 
 
 def make_client(index: Path, encoder, **settings) -> TestClient:
-    engine = SearchEngine.load(index, encoder=encoder)
-    return TestClient(create_app(Settings(index_dir=index, refresh_seconds=0, **settings), engine=engine))
+    engine = ServedIndex.load(index, encoder=encoder)
+    return TestClient(create_app(Settings(index_dir=index, refresh_seconds=0, **settings), served=engine))
 
 
 @pytest.fixture()
@@ -75,19 +77,24 @@ def test_added_paper_is_found_at_once_and_after_a_restart(live: TestClient, inde
     assert answer.status_code == 200, answer.text
     assert answer.json()["added"] == 1 and answer.json()["embedded"] == 1
     assert ids(live.get("/search", params={"q": "zorbulation quasicrystal", "k": 3}))[0] == NEW_PAPER["id"]
-    assert ids(live.get("/search", params={"q": "spiking networks predicting crystal defects", "mode": "semantic", "k": 3}))[0] == NEW_PAPER["id"]
+    semantic = {"q": "spiking networks predicting crystal defects", "mode": "semantic", "k": 3}
+    assert ids(live.get("/search", params=semantic))[0] == NEW_PAPER["id"]
     assert live.get(f"/papers/{NEW_PAPER['id']}").json()["title"] == NEW_PAPER["title"]
-    assert NEW_PAPER["id"] in ids(live.get("/search", params={"q": "zorbulation", "category": "cs.NE", "since": "2026-11-01"}))
+    filtered = {"q": "zorbulation", "category": "cs.NE", "since": "2026-11-01"}
+    assert NEW_PAPER["id"] in ids(live.get("/search", params=filtered))
     assert live.get("/health").json()["papers"] == SEED + 1
     with make_client(index_copy, encoder) as restarted:  # the journal is replayed on load
         assert ids(restarted.get("/search", params={"q": "zorbulation", "k": 1})) == [NEW_PAPER["id"]]
 
 
 def test_a_replaced_paper_is_found_by_its_new_text_only(live: TestClient) -> None:
-    old = live.get("/search", params={"q": "differentially private best arm identification", "k": 1}).json()["results"][0]
-    new = {**old, "title": "Gradient Zorbulation for Tabular Data", "abstract": "We zorbulate gradients of tree ensembles."}
+    found = live.get("/search", params={"q": "differentially private best arm identification", "k": 1})
+    old = found.json()["results"][0]
+    new = {**old, "title": "Gradient Zorbulation for Tabular Data",
+           "abstract": "We zorbulate gradients of tree ensembles."}
     assert live.post("/papers", json={"papers": [new]}, headers=ADMIN).json()["replaced"] == 1
-    assert old["id"] not in ids(live.get("/search", params={"q": "differentially private best arm identification", "k": 10, "mode": "keyword"}))
+    keyword = {"q": "differentially private best arm identification", "k": 10, "mode": "keyword"}
+    assert old["id"] not in ids(live.get("/search", params=keyword))
     assert ids(live.get("/search", params={"q": "zorbulate tree ensembles", "k": 1})) == [old["id"]]
     assert live.get(f"/papers/{quote(old['id'], safe='')}").json()["title"] == new["title"]
     assert live.get("/health").json()["papers"] == SEED  # replaced, not added: ids stay stable
@@ -95,7 +102,8 @@ def test_a_replaced_paper_is_found_by_its_new_text_only(live: TestClient) -> Non
 
 def test_a_deleted_paper_is_never_returned_by_any_call(live: TestClient) -> None:
     live.post("/papers", json=[NEW_PAPER], headers=ADMIN)
-    target = live.get("/search", params={"q": "differentially private best arm identification", "k": 1}).json()["results"][0]["id"]
+    found = live.get("/search", params={"q": "differentially private best arm identification", "k": 1})
+    target = found.json()["results"][0]["id"]
     neighbour = ids(live.get(f"/papers/{quote(target, safe='')}/similar", params={"k": 1}))[0]
     assert target in every_listing(live, "differentially private best arm identification", neighbour)
     for paper_id in (target, NEW_PAPER["id"]):
@@ -106,7 +114,8 @@ def test_a_deleted_paper_is_never_returned_by_any_call(live: TestClient) -> None
         assert live.delete(f"/papers/{quote(paper_id, safe='')}", headers=ADMIN).status_code == 404
         listed = every_listing(live, "differentially private best arm identification zorbulation", neighbour)
         assert paper_id not in listed
-    recommended = live.post("/recommendations", json={"liked": [neighbour], "candidates": [target, neighbour], "k": 5}).json()
+    asked = {"liked": [neighbour], "candidates": [target, neighbour], "k": 5}
+    recommended = live.post("/recommendations", json=asked).json()
     assert recommended["unknown_ids"] == [target] and recommended["results"] == []
     assert live.get("/health").json()["papers"] == SEED - 1
 
@@ -115,8 +124,10 @@ def test_compaction_keeps_every_answer_and_empties_the_journal(live: TestClient,
     live.post("/papers", json=[NEW_PAPER], headers=ADMIN)
     gone = ids(live.get("/search", params={"q": "language models", "k": 1}))[0]
     live.delete(f"/papers/{quote(gone, safe='')}", headers=ADMIN)
-    before = {q: ids(live.get("/search", params={"q": q, "k": 10})) for q in ("zorbulation", "reinforcement learning agents", "privacy")}
-    result = subprocess.run([*paperlens_command(), "compact", "--index", str(index_copy)], capture_output=True, text=True, timeout=300)
+    before = {q: ids(live.get("/search", params={"q": q, "k": 10}))
+              for q in ("zorbulation", "reinforcement learning agents", "privacy")}
+    result = subprocess.run([*paperlens_command(), "compact", "--index", str(index_copy)], capture_output=True,
+                            text=True, timeout=300)
     assert result.returncode == 0, result.stderr
     assert f"{SEED} papers, dead rows dropped: 1" in result.stdout
     assert not (live_generation(index_copy) / "journal.jsonl").exists()
@@ -127,18 +138,21 @@ def test_compaction_keeps_every_answer_and_empties_the_journal(live: TestClient,
     assert after == before
 
 
-def test_a_rebuilt_index_is_swapped_in_by_reload_and_offline_deletes_are_picked_up(live: TestClient, index_copy: Path, encoder, tmp_path: Path) -> None:
+def test_a_rebuilt_index_is_swapped_in_by_reload_and_offline_deletes_are_picked_up(live: TestClient, index_copy: Path,
+                                                                                   encoder, tmp_path: Path) -> None:
     extra = tmp_path / "extra.jsonl"
     extra.write_text(json.dumps(NEW_PAPER) + "\n")
     build_index([str(SEED_PAPERS), str(extra)], index_copy, encoder, progress=False)
     assert live.get(f"/papers/{NEW_PAPER['id']}").status_code == 404  # still the old generation
     assert live.post("/admin/reload", headers=ADMIN).json()["papers"] == SEED + 1
     assert live.get(f"/papers/{NEW_PAPER['id']}").status_code == 200
-    result = subprocess.run([*paperlens_command(), "delete", NEW_PAPER["id"], "--index", str(index_copy)], capture_output=True, text=True, timeout=120)
+    result = subprocess.run([*paperlens_command(), "delete", NEW_PAPER["id"], "--index", str(index_copy)],
+                            capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr
     assert live.post("/admin/reload", headers=ADMIN).json()["reloaded"] is True
     assert live.get(f"/papers/{NEW_PAPER['id']}").status_code == 404
-    missing = subprocess.run([*paperlens_command(), "delete", "no-such-paper", "--index", str(index_copy)], capture_output=True, text=True, timeout=120)
+    missing = subprocess.run([*paperlens_command(), "delete", "no-such-paper", "--index", str(index_copy)],
+                             capture_output=True, text=True, timeout=120)
     assert missing.returncode == 2 and "no-such-paper" in missing.stderr
 
 
@@ -152,7 +166,8 @@ def test_changes_made_while_a_compaction_runs_are_carried_into_it(live: TestClie
 
 
 def test_bad_paper_batches_are_refused_with_the_record_named(live: TestClient) -> None:
-    assert live.post("/papers", json=[{"title": "No id"}], headers=ADMIN).json()["detail"] == "papers[0]: record has no 'id'"
+    no_id = live.post("/papers", json=[{"title": "No id"}], headers=ADMIN)
+    assert no_id.json()["detail"] == "papers[0]: record has no 'id'"
     answer = live.post("/papers", json=[NEW_PAPER, {"id": "x", "title": "T", "published": "yesterday"}], headers=ADMIN)
     assert answer.status_code == 422 and answer.json()["detail"].startswith("papers[1]: field 'published'")
     assert live.post("/papers", json={"papers": "nope"}, headers=ADMIN).status_code == 422
@@ -197,17 +212,19 @@ def test_required_user_tokens(index_copy: Path, encoder) -> None:
 
 def test_limits_answer_413_422_and_429(index_copy: Path, encoder) -> None:
     with make_client(index_copy, encoder, rate_limit=1, rate_burst=3, max_body_bytes=4096, max_batch=2) as client:
-        big = client.post("/recommendations", content=b'{"liked": ["' + b"x" * 5000 + b'"]}', headers={"Content-Type": "application/json"})
+        big = client.post("/recommendations", content=b'{"liked": ["' + b"x" * 5000 + b'"]}', headers=JSON)
         assert big.status_code == 413 and "4096" in big.json()["detail"]
         batch = client.post("/papers", json=[NEW_PAPER] * 3)
         assert batch.status_code == 413 and "limit of 2" in batch.json()["detail"]
         assert client.get("/search", params={"q": "x" * 20_001}).status_code == 422
-        statuses = [client.get("/search", params={"q": "privacy"}, headers={"Authorization": "Bearer k1"}).status_code for _ in range(6)]
+        statuses = [client.get("/search", params={"q": "privacy"}, headers={"Authorization": "Bearer k1"}).status_code
+                    for _ in range(6)]
         assert statuses[-1] == 429
         limited = client.get("/search", params={"q": "privacy"}, headers={"Authorization": "Bearer k1"})
         assert limited.status_code == 429 and int(limited.headers["Retry-After"]) >= 1
         # An unknown key is no bucket of its own: it shares the client address's (tests/test_security.py).
-        assert client.get("/search", params={"q": "privacy"}, headers={"Authorization": "Bearer k2"}).status_code == 429
+        other_key = client.get("/search", params={"q": "privacy"}, headers={"Authorization": "Bearer k2"})
+        assert other_key.status_code == 429
         assert client.get("/health").status_code == 200  # probes are never limited
 
 
@@ -215,7 +232,8 @@ def test_cors_is_off_unless_configured(live: TestClient, index_copy: Path, encod
     origin = {"Origin": "https://tool.example"}
     assert "access-control-allow-origin" not in live.get("/search", params={"q": "privacy"}, headers=origin).headers
     with make_client(index_copy, encoder, cors_origins=["https://tool.example"]) as client:
-        assert client.get("/search", params={"q": "privacy"}, headers=origin).headers["access-control-allow-origin"] == "https://tool.example"
+        allowed = client.get("/search", params={"q": "privacy"}, headers=origin)
+        assert allowed.headers["access-control-allow-origin"] == "https://tool.example"
 
 
 def test_metrics_and_probes(live: TestClient) -> None:
@@ -232,9 +250,9 @@ def test_metrics_and_probes(live: TestClient) -> None:
 
 
 @pytest.mark.parametrize("request_args", [
-    ("POST", "/recommendations", {"content": b"[" * 100_000 + b"]" * 100_000, "headers": {"Content-Type": "application/json"}}),
-    ("POST", "/papers", {"content": b'[{"id": "a", "title": "\xff\xfe bad"}]', "headers": {"Content-Type": "application/json"}}),
-    ("POST", "/recommendations", {"content": b'{"liked": ["a"], "k": NaN}', "headers": {"Content-Type": "application/json"}}),
+    ("POST", "/recommendations", {"content": b"[" * 100_000 + b"]" * 100_000, "headers": JSON}),
+    ("POST", "/papers", {"content": b'[{"id": "a", "title": "\xff\xfe bad"}]', "headers": JSON}),
+    ("POST", "/recommendations", {"content": b'{"liked": ["a"], "k": NaN}', "headers": JSON}),
     ("POST", "/recommendations", {"json": {"liked": ["a"], "k": -5}}),
     ("GET", "/search?q=privacy&k=-1", {}),
     ("GET", "/search?q=privacy&offset=NaN", {}),
@@ -243,8 +261,9 @@ def test_metrics_and_probes(live: TestClient) -> None:
     ("GET", "/search?q=%00%ff", {}),  # a query of odd characters is still a query (200)
     ("GET", "/search?q=privacy&since=2026-13-45", {}),
     ("PUT", "/users/..%2Fadmin/likes/x", {}),
-    ("POST", "/users/ada/import", {"content": b"\xff\xfe\x00garbage", "headers": {"Content-Type": "application/x-bibtex"}}),
-    ("POST", "/papers", {"content": b'{"papers": [{"id": "\\u0000", "title": "x"}]}', "headers": {"Content-Type": "application/json"}}),
+    ("POST", "/users/ada/import", {"content": b"\xff\xfe\x00garbage",
+                                   "headers": {"Content-Type": "application/x-bibtex"}}),
+    ("POST", "/papers", {"content": b'{"papers": [{"id": "\\u0000", "title": "x"}]}', "headers": JSON}),
 ])
 def test_hostile_inputs_get_a_clear_answer_never_5xx(live: TestClient, request_args) -> None:
     method, url, options = request_args

@@ -32,17 +32,29 @@ def test_related_texts_are_closer_than_unrelated_ones(encoder: Encoder) -> None:
 
 
 def test_length_sorted_batches_keep_the_input_order(encoder: Encoder) -> None:
-    texts = ["short", "a much longer text about graph neural networks and their expressive power " * 3, "medium length text"]
+    texts = ["short", "a much longer text about graph neural networks and their expressive power " * 3,
+             "medium length text"]
     together = encoder.embed(texts)
     alone = np.vstack([encoder.embed([t]) for t in texts])
     # Padding changes the arithmetic a little under bf16, not at all under fp32: the bound follows the numerics.
     assert (np.sum(together * alone, axis=1) > encoder.min_cosine_to_float32).all()
 
 
-def test_an_unknown_model_is_a_clear_error_not_a_download() -> None:
-    with pytest.raises(UnknownModel, match="no-such/model-xyz.*never downloads"):
-        load_encoder("no-such/model-xyz")
-    assert os.environ["HF_HUB_OFFLINE"] == "1"  # what keeps the hub client from trying
+def test_an_unknown_model_is_a_clear_error_not_a_download(monkeypatch: pytest.MonkeyPatch) -> None:
+    import socket
+
+    tried = []
+
+    def no_network(*args, **kwargs):
+        tried.append(args)
+        raise OSError("no network in this test")
+
+    monkeypatch.setattr(socket, "create_connection", no_network)
+    monkeypatch.setattr(socket.socket, "connect", no_network)
+    for name in ("no-such/model-xyz", "no-such-model-xyz"):
+        with pytest.raises(UnknownModel, match=f"{name}.*never downloads"):
+            load_encoder(name)
+    assert tried == []  # not even a connection attempt
 
 
 def test_a_local_model_folder_works_by_path(encoder: Encoder) -> None:
@@ -58,7 +70,7 @@ def test_each_cpu_numerics_stays_within_its_bound_of_plain_fp32(forced_encoder: 
     elsewhere), against plain `SentenceTransformer.encode` in fp32."""
     from sentence_transformers import SentenceTransformer
 
-    from models.encoder import resolve_model_path
+    from models import resolve_model_path
 
     texts = [p["title"] + ". " + p["abstract"] for p in _seed_records()[:24]] + ["graph neural networks", ""]
     plain = SentenceTransformer(resolve_model_path(None)[1], device="cpu").encode(texts, normalize_embeddings=True)
@@ -67,14 +79,20 @@ def test_each_cpu_numerics_stays_within_its_bound_of_plain_fp32(forced_encoder: 
     assert cosine.min() > forced_encoder.min_cosine_to_float32, (forced_encoder.numerics, cosine.min())
 
 
-def test_paperlens_bf16_forces_the_numerics_either_way() -> None:
-    from models.encoder import bf16_setting
+def test_paperlens_bf16_forces_the_numerics_either_way(monkeypatch: pytest.MonkeyPatch) -> None:
+    from models import encoder_settings
 
-    assert load_encoder(bf16=bf16_setting("0")).numerics == "float32"
-    assert load_encoder(bf16=bf16_setting("1")).numerics == "bfloat16 autocast"
-    assert bf16_setting(None) is bf16_setting("auto") is None
+    monkeypatch.setenv("PAPERLENS_BF16", "0")
+    assert load_encoder(bf16=encoder_settings().bf16).numerics == "float32"
+    monkeypatch.setenv("PAPERLENS_BF16", "1")
+    assert load_encoder(bf16=encoder_settings().bf16).numerics == "bfloat16 autocast"
+    monkeypatch.setenv("PAPERLENS_BF16", "auto")
+    assert encoder_settings().bf16 is None
+    monkeypatch.delenv("PAPERLENS_BF16")
+    assert encoder_settings().bf16 is None
+    monkeypatch.setenv("PAPERLENS_BF16", "sometimes")
     with pytest.raises(UnknownModel, match="PAPERLENS_BF16"):
-        bf16_setting("sometimes")
+        encoder_settings()
 
 
 def test_the_query_encoder_gives_the_fp32_vectors_without_torch(forced_encoder: Encoder, tmp_path: Path) -> None:
@@ -95,7 +113,8 @@ def test_the_query_encoder_gives_the_fp32_vectors_without_torch(forced_encoder: 
     # Anything but a plain BERT folder goes to sentence-transformers.
     assert not NumpyBertEncoder.supports(tmp_path)
     # A server's start does not wait for torch: a process that embeds a query never imports it.
-    check = "import sys; from models import load_query_encoder; load_query_encoder().embed(['x']); print('torch' in sys.modules)"
+    check = ("import sys; from models import load_query_encoder; load_query_encoder().embed(['x']); "
+             "print('torch' in sys.modules)")
     result = subprocess.run([sys.executable, "-c", check], capture_output=True, text=True, timeout=300,
                             cwd=Path(__file__).parents[1])
     assert result.stdout.strip() == "False", result.stderr[-2000:]

@@ -11,7 +11,6 @@ import subprocess
 import threading
 import time
 from pathlib import Path
-from urllib.parse import quote
 
 import httpx
 import pytest
@@ -44,17 +43,16 @@ def test_kill_9_during_builds_always_leaves_a_loadable_index(index_copy: Path, t
     source.write_text("".join(json.dumps({**p, "id": p["id"] + "-v2"}) + "\n" for p in seed * 1))
     before = load_live(index_copy)[0].live_count
     rng = random.Random(7)
+    update = [*paperlens_command(), "index", str(source), "--index", str(index_copy), "--update", "--no-progress"]
     for _ in range(4):
-        process = subprocess.Popen([*paperlens_command(), "index", str(source), "--index", str(index_copy), "--update", "--no-progress"],
-                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        process = subprocess.Popen(update, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         time.sleep(rng.uniform(0.5, 6.0))
         process.send_signal(signal.SIGKILL)
         process.wait(timeout=20)
         index, _ = load_live(index_copy)
         assert index.live_count in (before, before + len(seed))
         assert index.search_dense(index.vectors[0], 1)[1][0] == 0
-    finished = subprocess.run([*paperlens_command(), "index", str(source), "--index", str(index_copy), "--update", "--no-progress"],
-                              capture_output=True, text=True, timeout=300)
+    finished = subprocess.run(update, capture_output=True, text=True, timeout=300)
     assert finished.returncode == 0, finished.stderr
     assert load_live(index_copy)[0].live_count == before + len(seed)
     assert len([p for p in index_copy.iterdir() if p.name.startswith(("gen-", ".tmp-"))]) == 1  # leftovers cleaned
@@ -96,7 +94,8 @@ def test_acknowledged_updates_survive_kill_9(index_copy: Path) -> None:
         assert paper_id not in index, paper_id
 
 
-def test_searches_never_fail_or_see_deleted_papers_while_the_index_changes(index_copy: Path, encoder, tmp_path: Path) -> None:
+def test_searches_never_fail_or_see_deleted_papers_while_the_index_changes(index_copy: Path, encoder,
+                                                                            tmp_path: Path) -> None:
     """Readers search continuously while a writer adds and deletes papers, a rebuild is swapped
     in and the index compacted: zero failed requests, and no search after a delete was
     acknowledged returns the deleted paper."""
@@ -138,8 +137,9 @@ def test_searches_never_fail_or_see_deleted_papers_while_the_index_changes(index
                     assert http.delete(f"/papers/{victim}").status_code == 200
                     deleted[victim] = time.monotonic()
                 if number == 5:  # a rebuild from the sources, swapped in while serving
-                    rebuilt = subprocess.run([*paperlens_command(), "index", str(DATA / "seed-papers.jsonl"), "--index", str(index_copy), "--no-progress"],
-                                             capture_output=True, text=True, timeout=300)
+                    rebuild = [*paperlens_command(), "index", str(DATA / "seed-papers.jsonl"), "--index",
+                               str(index_copy), "--no-progress"]
+                    rebuilt = subprocess.run(rebuild, capture_output=True, text=True, timeout=300)
                     assert rebuilt.returncode == 0, rebuilt.stderr
                     generation = http.get("/admin/status").json()["generation"]
                     process.send_signal(signal.SIGHUP)  # the operator's reload signal
@@ -148,7 +148,8 @@ def test_searches_never_fail_or_see_deleted_papers_while_the_index_changes(index
                         assert time.monotonic() < deadline, "SIGHUP did not swap in the rebuilt index"
                         time.sleep(0.2)
                 if number == 9:
-                    compacted = subprocess.run([*paperlens_command(), "compact", "--index", str(index_copy)], capture_output=True, text=True, timeout=300)
+                    compacted = subprocess.run([*paperlens_command(), "compact", "--index", str(index_copy)],
+                                               capture_output=True, text=True, timeout=300)
                     assert compacted.returncode == 0, compacted.stderr
                     assert http.post("/admin/reload").json()["pending_changes"] == 0
             time.sleep(1.5)

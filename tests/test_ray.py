@@ -27,7 +27,7 @@ from indexer.build import build_index  # noqa: E402
 from indexer.store import load_index  # noqa: E402
 from models import Encoder  # noqa: E402
 from service import ranking  # noqa: E402
-from service.engine import SearchEngine  # noqa: E402
+from service.served import ServedIndex  # noqa: E402
 from tests.conftest import free_port, paperlens_command, stop_process  # noqa: E402
 from tests.postgres_server import postgres_server  # noqa: E402,F401
 
@@ -152,12 +152,12 @@ def local_index(papers_file: Path, encoder: Encoder) -> Path:
     return folder
 
 
-def top_ids(engine: SearchEngine, query: str, k: int = 10) -> list[str]:
+def top_ids(engine: ServedIndex, query: str, k: int = 10) -> list[str]:
     hits = ranking.search(engine.index, query, engine.embed_query(query), k)
     return [engine.index.papers[hit.row].id for hit in hits]
 
 
-def similar_ids(engine: SearchEngine, paper_id: str, k: int = 10) -> list[str]:
+def similar_ids(engine: ServedIndex, paper_id: str, k: int = 10) -> list[str]:
     hits = ranking.similar(engine.index, engine.index.row_of(paper_id), k)
     return [engine.index.papers[hit.row].id for hit in hits]
 
@@ -174,7 +174,7 @@ def test_the_cluster_build_is_the_single_machine_build(cluster_index: tuple[Path
     assert sorted(p.name for p in built.folder.iterdir()) == sorted(p.name for p in expected.folder.iterdir())
     for ours, theirs in ((built.vectors, expected.vectors), (built.title_vectors, expected.title_vectors)):
         assert np.einsum("ij,ij->i", np.asarray(ours), np.asarray(theirs)).min() >= 0.999
-    cluster_engine, local_engine = SearchEngine.load(folder, encoder=encoder), SearchEngine.load(local_index, encoder=encoder)
+    cluster_engine, local_engine = ServedIndex.load(folder, encoder=encoder), ServedIndex.load(local_index, encoder=encoder)
     for query in QUERIES:
         assert top_ids(cluster_engine, query) == top_ids(local_engine, query), query
     for paper in expected.papers[:3]:
@@ -233,7 +233,7 @@ def served(cluster: LocalRayCluster, cluster_index: tuple[Path, str], users_url:
 def test_two_replicas_answer_the_contract_calls_like_one_machine(served: tuple[str, Path], local_index: Path,
                                                                  encoder: Encoder) -> None:
     base, log_path = served
-    local = SearchEngine.load(local_index, encoder=encoder)
+    local = ServedIndex.load(local_index, encoder=encoder)
     with httpx.Client(base_url=base, timeout=30) as http:
         health = http.get("/health")
         assert health.status_code == 200 and health.json()["papers"] == PAPERS

@@ -80,7 +80,8 @@ def test_seed_page_header_is_not_a_paper(seed):
     assert not titles & {"new", "Subscribe", "Daily Papers", "byAK and the research community", "Oct 29",
                          "Get trending papers in your email inbox!"}
     assert seed[0].title == "From Robustness to Privacy and Back"
-    assert seed[-1].title == "Understanding the Effect of Noise in LLM Training Data with Algorithmic Chains of Thought"
+    assert seed[-1].title == ("Understanding the Effect of Noise in LLM Training Data "
+                              "with Algorithmic Chains of Thought")
 
 
 def test_seed_papers_are_neither_merged_nor_split(seed):
@@ -97,7 +98,8 @@ def test_seed_paper_fields(seed):
     assert (paper.published, paper.extra) == ("2023-02-03", {"author_count": 3})
     assert paper.authors == [] and paper.url is None
 
-    paper = by_title(seed, "Automatic Calibration and Error Correction for Large Language Models via Pareto Optimal Self-Supervision")
+    paper = by_title(seed, "Automatic Calibration and Error Correction for Large Language Models "
+                           "via Pareto Optimal Self-Supervision")
     assert (paper.published, paper.extra) == ("2023-06-28", {"author_count": 4, "upvotes": 1})
 
     paper = by_title(seed, "SpecDec++: Boosting Speculative Decoding via Adaptive Candidate Lengths")
@@ -107,7 +109,8 @@ def test_seed_paper_fields(seed):
 
 def test_seed_dates_without_year_take_the_year_of_the_page(seed):
     # The page shows years only for earlier years (the latest shown is 2024), so "Aug 20" is 2025.
-    assert by_title(seed, "Automated Optimization Modeling through Expert-Guided Large Language Model Reasoning").published == "2025-08-20"
+    assert by_title(seed, "Automated Optimization Modeling through Expert-Guided "
+                          "Large Language Model Reasoning").published == "2025-08-20"
     paper = by_title(seed, "Stepsize anything: A unified learning rate schedule for budgeted-iteration training")
     assert (paper.published, paper.extra["upvotes"]) == ("2025-05-30", 2)
 
@@ -116,8 +119,9 @@ def test_seed_papers_without_author_line(seed):
     paper = by_title(seed, "ParallelBench: Understanding the Trade-offs of Parallel Decoding in Diffusion LLMs")
     assert paper.extra == {"organisation": "FuriosaAI", "upvotes": 2}
     assert paper.published == "2025-10-06"
-    assert by_title(seed, "MixtureVitae: Open Web-Scale Pretraining Dataset With High Quality Instruction and "
-                          "Reasoning Data Built from Permissive-First Text Sources").extra["organisation"] == "Ontocord.AI"
+    paper = by_title(seed, "MixtureVitae: Open Web-Scale Pretraining Dataset With High Quality Instruction and "
+                           "Reasoning Data Built from Permissive-First Text Sources")
+    assert paper.extra["organisation"] == "Ontocord.AI"
     # Papers listed with no meta block at all: the next title follows the abstract directly.
     paper = by_title(seed, "Beyond Outliers: A Study of Optimizers Under Quantization")
     assert paper.published is None and paper.abstract.startswith("As new optimizers gain traction")
@@ -222,8 +226,9 @@ def test_parquet_with_list_or_string_columns(tmp_path):
     lists = tmp_path / "lists.parquet"
     pq.write_table(pyarrow.Table.from_pylist(records), lists)
     strings = tmp_path / "strings.parquet"
-    pq.write_table(pyarrow.Table.from_pylist(
-        [{**r, "authors": "; ".join(r["authors"]), "categories": " ".join(r["categories"])} for r in records]), strings)
+    string_records = [{**r, "authors": "; ".join(r["authors"]), "categories": " ".join(r["categories"])}
+                      for r in records]
+    pq.write_table(pyarrow.Table.from_pylist(string_records), strings)
     assert detect_format(str(lists)) == "parquet"
     assert read(lists) == read(strings) == read(JSONL)
 
@@ -241,8 +246,8 @@ def test_parquet_bad_row_names_the_row(tmp_path):
 
 def test_contract_field_variants(tmp_path):
     path = write_lines(tmp_path / "variants.jsonl", [
-        json.dumps({"id": 1234, "title": " A  title\n", "authors": "Ada Lovelace; Alan Turing", "categories": "cs.LG stat.ML",
-                    "published": "2023-06-28T10:00:00Z", "unknown": {"ignored": True}}),
+        json.dumps({"id": 1234, "title": " A  title\n", "authors": "Ada Lovelace; Alan Turing",
+                    "categories": "cs.LG stat.ML", "published": "2023-06-28T10:00:00Z", "unknown": {"ignored": True}}),
         "",
         json.dumps({"id": "10.1145/3397271.3401075", "title": "B", "authors": "Ada Lovelace and Alan Turing",
                     "abstract": None, "published": "2020-07"}),
@@ -364,18 +369,20 @@ def test_bibtex_entries():
     assert (attention.id, attention.extra["arxiv_id"], attention.url) == (
         "1706.03762", "1706.03762", "https://arxiv.org/abs/1706.03762")
     assert "Łukasz Kaiser" in attention.authors and attention.published == "2017"
-    assert (kpca.id, kpca.authors[0], kpca.authors[2]) == ("10.1162/089976698300017467", "Bernhard Schölkopf", "Klaus-Robert Müller")
+    assert (kpca.id, kpca.authors[0], kpca.authors[2]) == (
+        "10.1162/089976698300017467", "Bernhard Schölkopf", "Klaus-Robert Müller")
     assert kpca.extra == {"doi": "10.1162/089976698300017467", "bibtex_key": "scholkopf1998nonlinear",
                           "venue": "Neural Computation", "entry_type": "article"}
     assert scale.id == "predictable-scale-2025" and scale.authors == ["Houyi Li"]
-    assert scale.title == "Predictable Scale: Part I – Optimal Hyperparameter Scaling Law in Large Language Model Pretraining"
+    assert scale.title == ("Predictable Scale: Part I – Optimal Hyperparameter Scaling Law "
+                           "in Large Language Model Pretraining")
     assert "power laws & we call them Step Law." in scale.abstract and scale.published == "2025-03"
 
 
 def test_bibtex_entry_without_title_names_its_first_line(tmp_path):
     path = tmp_path / "refs.bib"
-    path.write_text(BIBTEX.read_text(encoding="utf-8") + "\n\n@article{untitled,\n  author = {Nobody},\n  year = 2020\n}\n",
-                    encoding="utf-8")
+    untitled = "\n\n@article{untitled,\n  author = {Nobody},\n  year = 2020\n}\n"
+    path.write_text(BIBTEX.read_text(encoding="utf-8") + untitled, encoding="utf-8")
     start = len(path.read_text(encoding="utf-8").splitlines()) - 3
     with pytest.raises(BadRecord) as error:
         read(path)

@@ -19,7 +19,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from service.app import create_app
-from service.engine import SearchEngine
+from service.served import ServedIndex
 from service.settings import Settings, served_hosts
 from tests.conftest import paperlens_command, start_server, stop_process
 
@@ -130,15 +130,15 @@ def test_a_bad_trusted_proxy_refuses_to_start_naming_it(index_copy: Path) -> Non
 
 
 @pytest.fixture()
-def users_app(tmp_path: Path, engine: SearchEngine):
+def users_app(tmp_path: Path, engine: ServedIndex):
     def make(**settings) -> TestClient:
         users = str(tmp_path / "users.sqlite")
         return TestClient(create_app(Settings(index_dir=tmp_path, users=users, refresh_seconds=0, **settings),
-                                     engine=engine))
+                                     served=engine))
     return make
 
 
-def test_without_an_admin_key_no_one_claims_an_existing_library(users_app, engine: SearchEngine) -> None:
+def test_without_an_admin_key_no_one_claims_an_existing_library(users_app, engine: ServedIndex) -> None:
     paper = engine.index.papers[0].id
     with users_app() as client:
         assert client.put(f"/users/ada/likes/{paper}").status_code == 200

@@ -10,7 +10,7 @@ from fastapi.testclient import TestClient
 
 from indexer.build import build_index
 from service.app import create_app
-from service.engine import SearchEngine
+from service.served import ServedIndex
 from service.settings import Settings
 from tests.conftest import id_of
 
@@ -53,7 +53,7 @@ def test_hybrid_search_finds_a_paper_by_meaning_without_its_words(client: TestCl
     assert any(t.startswith("The Price of Differential Privacy") for t in titles(body)[:3]), titles(body)
 
 
-def test_more_like_a_speculative_decoding_paper_is_the_other_speculative_decoding_papers(client: TestClient, engine: SearchEngine) -> None:
+def test_more_like_a_speculative_decoding_paper_is_the_other_speculative_decoding_papers(client: TestClient, engine: ServedIndex) -> None:
     paper_id = id_of(engine, SPECULATIVE_DECODING[0])
     body = client.get(f"/papers/{quote(paper_id, safe='')}/similar", params={"k": 4}).json()
     assert paper_id not in [p["id"] for p in body["results"]]
@@ -62,14 +62,14 @@ def test_more_like_a_speculative_decoding_paper_is_the_other_speculative_decodin
         assert any(t.startswith(title) for t in found), (title, found)
 
 
-def test_similar_never_returns_the_paper_itself(client: TestClient, engine: SearchEngine) -> None:
+def test_similar_never_returns_the_paper_itself(client: TestClient, engine: ServedIndex) -> None:
     for paper in engine.index.papers[:10]:
         body = client.get(f"/papers/{quote(paper.id, safe='')}/similar", params={"k": 100}).json()
         assert paper.id not in [p["id"] for p in body["results"]]
         assert len(body["results"]) == len(engine.index) - 1
 
 
-def test_recommendations_follow_the_liked_papers_and_say_why(client: TestClient, engine: SearchEngine) -> None:
+def test_recommendations_follow_the_liked_papers_and_say_why(client: TestClient, engine: ServedIndex) -> None:
     liked = [id_of(engine, SPECULATIVE_DECODING[0]), id_of(engine, SPECULATIVE_DECODING[1])]
     body = client.post("/recommendations", json={"liked": liked, "k": 3}).json()
     assert not set(liked) & {p["id"] for p in body["results"]}
@@ -78,7 +78,7 @@ def test_recommendations_follow_the_liked_papers_and_say_why(client: TestClient,
     assert all(set(p["because"]) <= set(liked) and p["because"] for p in body["results"])
 
 
-def test_explanation_names_the_liked_paper_a_result_is_closest_to(client: TestClient, engine: SearchEngine) -> None:
+def test_explanation_names_the_liked_paper_a_result_is_closest_to(client: TestClient, engine: ServedIndex) -> None:
     decoding, privacy = id_of(engine, SPECULATIVE_DECODING[0]), id_of(engine, PRIVACY[0])
     body = client.post("/recommendations", json={"liked": [decoding, privacy], "k": 20}).json()
     for paper in body["results"]:
@@ -88,7 +88,7 @@ def test_explanation_names_the_liked_paper_a_result_is_closest_to(client: TestCl
             assert paper["because"][0] == privacy
 
 
-def test_explanations_name_the_words_shared_with_the_liked_paper(client: TestClient, engine: SearchEngine) -> None:
+def test_explanations_name_the_words_shared_with_the_liked_paper(client: TestClient, engine: ServedIndex) -> None:
     paper_id = id_of(engine, SPECULATIVE_DECODING[0])
     similar = client.get(f"/papers/{quote(paper_id, safe='')}/similar", params={"k": 3}).json()["results"]
     for paper in similar:
@@ -96,7 +96,7 @@ def test_explanations_name_the_words_shared_with_the_liked_paper(client: TestCli
         assert {"speculative", "decoding"} & set(paper["shared_terms"]), paper["shared_terms"]
 
 
-def test_disliked_papers_push_results_away(client: TestClient, engine: SearchEngine) -> None:
+def test_disliked_papers_push_results_away(client: TestClient, engine: ServedIndex) -> None:
     liked = [id_of(engine, SPECULATIVE_DECODING[0])]
     plain = client.post("/recommendations", json={"liked": liked, "k": 10}).json()
     disliked = [plain["results"][0]["id"]]
@@ -104,7 +104,7 @@ def test_disliked_papers_push_results_away(client: TestClient, engine: SearchEng
     assert disliked[0] not in [p["id"] for p in pushed["results"]]
 
 
-def test_recommendations_ignore_and_list_unknown_ids(client: TestClient, engine: SearchEngine) -> None:
+def test_recommendations_ignore_and_list_unknown_ids(client: TestClient, engine: ServedIndex) -> None:
     liked = id_of(engine, SPECULATIVE_DECODING[0])
     body = client.post("/recommendations", json={"liked": [liked, "no/such.paper"], "disliked": ["gone"], "k": 5}).json()
     assert body["unknown_ids"] == ["no/such.paper", "gone"]
@@ -117,7 +117,7 @@ def test_recommendations_404_when_no_liked_id_is_known(client: TestClient) -> No
     assert "nope-1" in response.json()["detail"]
 
 
-def test_candidates_are_ranked_all_and_only(client: TestClient, engine: SearchEngine) -> None:
+def test_candidates_are_ranked_all_and_only(client: TestClient, engine: ServedIndex) -> None:
     liked = id_of(engine, PRIVACY[0])
     unrelated = [p.id for p in engine.index.papers if "privac" not in p.text().lower() and "private" not in p.text().lower()]
     candidates = unrelated[:12]
@@ -127,7 +127,7 @@ def test_candidates_are_ranked_all_and_only(client: TestClient, engine: SearchEn
     assert body["results"][0]["title"].startswith(PRIVACY[1])
 
 
-def test_filters_apply_before_the_top_k_is_cut(client: TestClient, engine: SearchEngine) -> None:
+def test_filters_apply_before_the_top_k_is_cut(client: TestClient, engine: ServedIndex) -> None:
     dated = sorted(p.published for p in engine.index.papers if p.published and len(p.published) == 10)
     since = dated[len(dated) // 2]
     expected = sum(1 for p in engine.index.papers if p.published and p.published >= since)
@@ -184,7 +184,7 @@ def test_paper_ids_with_slashes_and_dots_round_trip(tmp_path, encoder) -> None:
             assert paper_id not in [p["id"] for p in similar["results"]] and len(similar["results"]) == 2
 
 
-def test_health_reports_papers_and_model(client: TestClient, engine: SearchEngine) -> None:
+def test_health_reports_papers_and_model(client: TestClient, engine: ServedIndex) -> None:
     body = client.get("/health").json()
     assert body["status"] == "ok" and body["papers"] == len(engine.index) and body["model"] == "all-MiniLM-L6-v2"
 

@@ -4,6 +4,8 @@ the real seed index, against each store; two real servers sharing one PostgreSQL
 from __future__ import annotations
 
 import shutil
+import subprocess
+import sys
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -16,7 +18,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from service.app import create_app
-from service.engine import SearchEngine
+from service.served import ServedIndex
 from service.settings import Settings
 from service.users import DISLIKE, LIKE, SEEN, UserStoreUnavailable, open_user_store
 from tests.conftest import DATA, free_port, id_of, start_server
@@ -40,10 +42,10 @@ def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
 
 @pytest.fixture(scope="module", params=STORES)
 def client(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory, seed_index: Path,
-           engine: SearchEngine):
+           engine: ServedIndex):
     """Overrides the shared client here: the user calls below run once over each store."""
     url = new_store_url(request.param, request, tmp_path_factory.mktemp("users"))
-    with TestClient(create_app(Settings(index_dir=seed_index, users=url), engine=engine)) as test_client:
+    with TestClient(create_app(Settings(index_dir=seed_index, users=url), served=engine)) as test_client:
         yield test_client
 
 
@@ -103,6 +105,15 @@ def test_concurrent_writers_lose_no_mark(store_url: str) -> None:
     store.close()
 
 
+def test_a_sqlite_store_loads_no_psycopg(tmp_path: Path) -> None:
+    """psycopg is imported by service/users/postgres.py only, and that only for a postgresql:// URL."""
+    check = ("import sys; from service.users import open_user_store, SQLiteUserStore;"
+             f"open_user_store({str(tmp_path / 'users.sqlite')!r}).close();"
+             "assert 'psycopg' not in sys.modules and 'service.users.postgres' not in sys.modules, sorted(sys.modules)")
+    result = subprocess.run([sys.executable, "-c", check], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr[-2000:]
+
+
 def test_an_unreachable_database_is_one_line_naming_it_without_the_password(postgres_server: PostgresServer) -> None:
     unknown = f"postgresql://paperlens:s3cret@127.0.0.1:{postgres_server.port}/no_such_database"
     closed = f"postgres://ada:s3cret@127.0.0.1:{free_port()}/users?password=s3cret&connect_timeout=5"
@@ -142,7 +153,7 @@ def like(client: TestClient, user: str, paper_id: str, kind: str = "likes") -> d
     return response.json()
 
 
-def test_likes_dislikes_and_erasure(client: TestClient, engine: SearchEngine) -> None:
+def test_likes_dislikes_and_erasure(client: TestClient, engine: ServedIndex) -> None:
     paper, other = id_of(engine, SPECULATIVE_DECODING[0]), id_of(engine, PRIVACY[0])
     like(client, "erin", paper)
     body = like(client, "erin", other, "dislikes")
@@ -167,7 +178,7 @@ def test_a_user_without_likes_gets_an_empty_list_with_a_reason(client: TestClien
     assert body["results"] == [] and "like" in body["reason"]
 
 
-def test_personal_recommendations_cover_each_interest_and_skip_what_was_seen(client: TestClient, engine: SearchEngine) -> None:
+def test_personal_recommendations_cover_each_interest_and_skip_what_was_seen(client: TestClient, engine: ServedIndex) -> None:
     user = "two-interests"
     for title in SPECULATIVE_DECODING[:3] + PRIVACY[:1]:
         like(client, user, id_of(engine, title))
@@ -187,7 +198,7 @@ def test_personal_recommendations_cover_each_interest_and_skip_what_was_seen(cli
     assert disliked not in [p["id"] for p in client.get(f"/users/{user}/recommendations").json()["results"]]
 
 
-def test_diversity_and_recency_options_change_the_order(client: TestClient, engine: SearchEngine) -> None:
+def test_diversity_and_recency_options_change_the_order(client: TestClient, engine: ServedIndex) -> None:
     user = "options"
     like(client, user, id_of(engine, SPECULATIVE_DECODING[0]))
     plain = client.get(f"/users/{user}/recommendations", params={"k": 10}).json()["results"]
@@ -199,7 +210,7 @@ def test_diversity_and_recency_options_change_the_order(client: TestClient, engi
     assert client.get(f"/users/{user}/recommendations", params={"diversity": 2}).status_code == 422
 
 
-def test_the_atom_feed_lists_the_recommendations(client: TestClient, engine: SearchEngine) -> None:
+def test_the_atom_feed_lists_the_recommendations(client: TestClient, engine: ServedIndex) -> None:
     user = "feed-reader"
     like(client, user, id_of(engine, PRIVACY[0]))
     response = client.get(f"/users/{user}/feed.atom", params={"k": 5})
@@ -211,7 +222,7 @@ def test_the_atom_feed_lists_the_recommendations(client: TestClient, engine: Sea
     assert all(e.find(f"{atom}title").text and e.find(f"{atom}id").text for e in entries)
 
 
-def test_importing_a_bibtex_library_turns_matches_into_likes(client: TestClient, engine: SearchEngine) -> None:
+def test_importing_a_bibtex_library_turns_matches_into_likes(client: TestClient, engine: ServedIndex) -> None:
     spec = engine.index.paper(id_of(engine, "SpecTr"))
     bib = (
         f"@inproceedings{{sun2023spectr,\n  title = {{{{{spec.title}}}}},\n  author = {{Sun, Ziteng and others}},\n  year = 2023\n}}\n"
@@ -227,7 +238,7 @@ def test_importing_a_bibtex_library_turns_matches_into_likes(client: TestClient,
     assert raw.status_code == 200 and raw.json()["matched"] + raw.json()["unmatched"] >= 3
 
 
-def test_importing_a_list_of_ids(client: TestClient, engine: SearchEngine) -> None:
+def test_importing_a_list_of_ids(client: TestClient, engine: ServedIndex) -> None:
     known = engine.index.papers[0].id
     body = client.post("/users/id-importer/import", json=[known, "10.9999/nothing", "2501.99999v2"]).json()
     assert body["matched_ids"] == [known] and body["unmatched_entries"] == ["10.9999/nothing", "2501.99999v2"]
@@ -241,7 +252,7 @@ def test_bad_libraries_are_422_and_change_nothing(client: TestClient) -> None:
 
 
 def test_two_servers_share_likes_through_one_postgresql_database(postgres_server: PostgresServer, seed_index: Path,
-                                                                  engine: SearchEngine, tmp_path: Path) -> None:
+                                                                  engine: ServedIndex, tmp_path: Path) -> None:
     url = postgres_server.new_database()
     folders = [tmp_path / name / "index" for name in ("a", "b")]
     for folder in folders:  # a folder each: the database is all the two servers share

@@ -162,14 +162,16 @@ def test_the_page_runs_only_its_own_script_files(site: str) -> None:
 
     script = httpx.get(f"{site}/static/app.js")
     assert script.status_code == 200 and script.headers["content-type"].startswith("text/javascript")
-    assert script.headers["content-security-policy"] == policy and script.headers["x-content-type-options"] == "nosniff"
+    assert script.headers["content-security-policy"] == policy
+    assert script.headers["x-content-type-options"] == "nosniff"
     assert httpx.get(f"{site}/static/app.css").headers["content-type"].startswith("text/css")
     for missing in ("nothing.js", "..%2Fapp.py", "index.html"):
         assert httpx.get(f"{site}/static/{missing}").status_code == 404
 
 
 def test_a_reader_with_a_token_signs_in_on_the_page(browser, site: str) -> None:
-    token = httpx.post(f"{site}/users/keyed-reader/token", headers={"Authorization": f"Bearer {ADMIN_KEY}"}).json()["token"]
+    admin = {"Authorization": f"Bearer {ADMIN_KEY}"}
+    token = httpx.post(f"{site}/users/keyed-reader/token", headers=admin).json()["token"]
     context = browser.new_context(viewport=DESKTOP)
     watched = Watched(context, site)
     page = watched.page
@@ -216,7 +218,8 @@ HOSTILE = [
      "url": 'https://x/" onmouseover="alert(9)'},
     {"id": "javascript-url", "title": "A paper whose source is a javascript: url", "url": "javascript:alert(1)"},
     {"id": "single'quote", "title": "Single 'quotes' too", "url": "https://example.org/a' onmouseover='alert(8)"},
-    {"id": "data-url", "title": "A paper whose source is a data: url", "url": "data:text/html,<script>alert(6)</script>"},
+    {"id": "data-url", "title": "A paper whose source is a data: url",
+     "url": "data:text/html,<script>alert(6)</script>"},
     {"id": "plain", "title": "A plain paper", "url": "https://example.org/plain"},
 ]
 
@@ -231,7 +234,8 @@ def hostile_site(tmp_path_factory: pytest.TempPathFactory, encoder) -> Iterator[
                     categories=['cs.CL"><script>alert(3)</script>']) for hostile, record in zip(HOSTILE, seed)]
     index = tmp_path_factory.mktemp("hostile") / "index"
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(indexer.build, "read_sources", lambda sources, format=None: ({p.id: p for p in papers}, len(papers), 0))
+        patch.setattr(indexer.build, "read_sources",
+                      lambda sources, format=None: ({p.id: p for p in papers}, len(papers), 0))
         build_index(["hostile records"], index, encoder, progress=False)
     process, base = start_server(index)
     yield base
@@ -300,10 +304,12 @@ def test_hostile_records_run_no_script_in_lists_paper_pages_and_for_you(hostile_
     hostile_page.open(search)
     page.wait_for_selector("#results .paper")
     assert sorted(page.locator("#results .paper h2").all_inner_texts()) == sorted(h["title"] for h in HOSTILE)
-    assert sorted(p.get_attribute("data-id") for p in page.locator("#results .paper").all()) == sorted(h["id"] for h in HOSTILE)
+    shown_ids = [p.get_attribute("data-id") for p in page.locator("#results .paper").all()]
+    assert sorted(shown_ids) == sorted(h["id"] for h in HOSTILE)
     meta = page.locator("#results .paper .meta").first.inner_text()
     assert '<b onmouseover="alert(4)">Mallory</b>' in meta and '"><script>alert(3)</script>' in meta
-    sources = [link.get_attribute("href") for link in page.locator("#results").get_by_role("link", name="source", exact=True).all()]
+    source_links = page.locator("#results").get_by_role("link", name="source", exact=True).all()
+    sources = [link.get_attribute("href") for link in source_links]
     assert len(sources) == 3 and all(s.startswith("https://") and '"' not in s for s in sources), sources
 
     page.locator("#results .paper h2 a", has_text="Quoted").click()  # an id with " & = + % # goes through the link
@@ -315,7 +321,8 @@ def test_hostile_records_run_no_script_in_lists_paper_pages_and_for_you(hostile_
 
     hostile_page.open("#" + urlencode({"paper": "javascript-url"}))
     page.wait_for_selector("text=More like this")
-    assert page.locator("main > .paper").first.get_by_role("link", name="source", exact=True).count() == 0  # a javascript: url is no link
+    # a javascript: url is no link
+    assert page.locator("main > .paper").first.get_by_role("link", name="source", exact=True).count() == 0
     touch_everything(page)
     assert hostile_page.problems == [] and page.evaluate(INJECTED) == []
 

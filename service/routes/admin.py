@@ -4,23 +4,17 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Body, Depends, HTTPException, Request
+from fastapi import APIRouter, Body, Depends, HTTPException
 from fastapi.concurrency import run_in_threadpool
 
 from indexer.errors import BadRecord
 from indexer.readers import paper_from_record
-from service.deps import Engine
+from service.deps import AppSettings, Served, Writer
+from service.writer import IndexWriter
 from service.routes.papers import row_or_404
 from service.security import require_admin
 
 router = APIRouter(tags=["admin"], dependencies=[Depends(require_admin)])
-
-
-def _operations(request: Request):
-    operations = getattr(request.app.state, "operations", None)
-    if operations is None:
-        raise HTTPException(status_code=503, detail="index is loading, try again shortly", headers={"Retry-After": "2"})
-    return operations
 
 
 def _papers_of(body: Any, max_batch: int) -> list:
@@ -30,7 +24,8 @@ def _papers_of(body: Any, max_batch: int) -> list:
     if not records:
         raise HTTPException(status_code=422, detail="papers: the list is empty")
     if len(records) > max_batch:
-        raise HTTPException(status_code=413, detail=f"papers: {len(records)} records, over the limit of {max_batch} per call")
+        raise HTTPException(status_code=413,
+                            detail=f"papers: {len(records)} records, over the limit of {max_batch} per call")
     papers = []
     for number, record in enumerate(records):
         where = f"papers[{number}]"
@@ -44,50 +39,45 @@ def _papers_of(body: Any, max_batch: int) -> list:
 
 
 @router.post("/papers")
-async def add_papers(request: Request, body: Any = Body(..., description="paper records (the contract's schema): a list, or {\"papers\": [...]}")) -> dict:
+async def add_papers(writer: Writer, settings: AppSettings, body: Any = Body(
+        ..., description="paper records (the contract's schema): a list, or {\"papers\": [...]}")) -> dict:
     """Adds papers, or replaces those whose id is already indexed. Durable when answered: the
     change is in the index's journal on disk and served from the next request on."""
-    operations = _operations(request)
-    papers = _papers_of(body, request.app.state.settings.max_batch)
-    summary = await run_in_threadpool(operations.upsert, papers)
+    papers = _papers_of(body, settings.max_batch)
+    summary = await run_in_threadpool(writer.upsert, papers)
     return summary.__dict__
 
 
 @router.delete("/papers/{paper_id:path}")
-def delete_paper(request: Request, engine: Engine, paper_id: str) -> dict:
+def delete_paper(writer: Writer, served: Served, paper_id: str) -> dict:
     """Removes one paper: no call returns it once this is answered."""
-    operations = _operations(request)
-    row_or_404(engine.current(), paper_id)
-    summary = operations.delete([paper_id])
+    row_or_404(served.current(), paper_id)
+    summary = writer.delete([paper_id])
     return {"deleted": paper_id, "papers": summary.papers}
 
 
 @router.post("/admin/reload")
-async def reload(request: Request) -> dict:
+async def reload(writer: Writer) -> dict:
     """Serves the index folder's newest generation (after `paperlens index` rebuilt it) and any
     change other processes made. Requests keep being answered from the old one meanwhile."""
-    operations = _operations(request)
-    changed = await run_in_threadpool(operations.reload)
-    return {"reloaded": changed, **status_of(request)}
+    changed = await run_in_threadpool(writer.reload)
+    return {"reloaded": changed, **status_of(writer)}
 
 
 @router.post("/admin/compact", status_code=202)
-def compact(request: Request) -> dict:
+def compact(writer: Writer) -> dict:
     """Starts folding the changes into a new generation in the background."""
-    operations = _operations(request)
-    started = operations.compact_in_background()
-    return {"started": started, **status_of(request)}
+    started = writer.compact_in_background()
+    return {"started": started, **status_of(writer)}
 
 
 @router.get("/admin/status")
-def status(request: Request) -> dict:
-    _operations(request)
-    return status_of(request)
+def status(writer: Writer) -> dict:
+    return status_of(writer)
 
 
-def status_of(request: Request) -> dict:
-    operations = request.app.state.operations
-    live = operations.live
+def status_of(writer: IndexWriter) -> dict:
+    live = writer.live
     return {"generation": live.position.generation, "papers": live.index.live_count,
-            "pending_changes": live.pending(), "compacting": operations.compacting,
-            "compactions": operations.compactions, "loaded_at": live.loaded_at}
+            "pending_changes": live.pending(), "compacting": writer.compacting,
+            "compactions": writer.compactions, "loaded_at": live.loaded_at}

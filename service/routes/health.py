@@ -1,25 +1,25 @@
 from __future__ import annotations
 
-from fastapi import APIRouter, Request, Response
+from fastapi import APIRouter, Response
 
-from service.deps import Engine
+from service.deps import Served, State
 from service.schemas import Health
 
 router = APIRouter(tags=["health"])
 
 
 @router.get("/health", response_model=Health)
-def health(engine: Engine) -> Health:
+def health(served: Served) -> Health:
     """`ok` once the index is loaded (503 before, with Retry-After)."""
-    manifest = engine.index.manifest
-    return Health(status="ok", papers=engine.index.live_count, model=manifest.model, dim=manifest.dim,
+    manifest = served.index.manifest
+    return Health(status="ok", papers=served.index.live_count, model=manifest.model, dim=manifest.dim,
                   index=manifest.dense.__dict__, built_at=manifest.built_at)
 
 
 @router.get("/ready", response_model=Health)
-def ready(engine: Engine) -> Health:
+def ready(served: Served) -> Health:
     """Readiness for orchestrators: 200 once the index is loaded, 503 before."""
-    return health(engine)
+    return health(served)
 
 
 @router.get("/live")
@@ -29,7 +29,7 @@ def live() -> dict:
 
 
 @router.get("/metrics", include_in_schema=False)
-def metrics(request: Request) -> Response:
+def metrics(state: State) -> Response:
     """Prometheus metrics: requests and latency per route and status, index size, model, reloads."""
-    body = request.app.state.metrics.render(getattr(request.app.state, "engine", None))
+    body = state.metrics.render(state.served)
     return Response(body, media_type="text/plain; version=0.0.4; charset=utf-8")

@@ -6,7 +6,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 
 from service import ranking
-from service.deps import K, Engine, ListFilters, Offset
+from service.deps import K, ListFilters, Offset, Served
 from service.ranking import SearchMode
 from service.routes.papers import paper_list
 from service.schemas import SearchResults
@@ -17,7 +17,7 @@ MAX_QUERY_LENGTH = 20_000  # a pasted abstract is 1-2k characters, a long paragr
 
 @router.get("/search", response_model=SearchResults)
 async def search(
-    engine: Engine,
+    served: Served,
     filters: ListFilters,
     q: Annotated[str, Query(min_length=1, max_length=MAX_QUERY_LENGTH, pattern=r"\S",
                                    description="natural-language query: words, or a pasted abstract or paragraph")],
@@ -27,6 +27,6 @@ async def search(
 ) -> SearchResults:
     """Papers for a natural-language query: `hybrid` fuses BM25 and embeddings, `semantic` uses
     embeddings only, `keyword` BM25 only."""
-    vector = await asyncio.wrap_future(engine.query_vector(q)) if mode is not SearchMode.keyword else None
-    hits = await engine.compute(ranking.search, engine.index, q, vector, k, offset, mode, filters)
-    return SearchResults(results=paper_list(engine, hits), k=k, offset=offset, query=q, mode=mode.value)
+    vector = await asyncio.wrap_future(served.query_vector(q)) if mode is not SearchMode.keyword else None
+    hits = await served.compute(ranking.search, served.index, q, vector, k, offset, mode, filters)
+    return SearchResults(results=paper_list(served, hits), k=k, offset=offset, query=q, mode=mode.value)

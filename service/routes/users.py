@@ -10,7 +10,7 @@ from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request, Res
 
 from indexer.errors import BadRecord
 from service import library, ranking
-from service.deps import K, Engine, ListFilters, Offset, Users
+from service.deps import AppSettings, K, ListFilters, Offset, Served, Users
 from service.routes.papers import paper_list, row_or_404
 from service.schemas import ImportResults, PaperId, SeenOut, UserOut, UserRecommendations
 from service.security import is_admin, new_token, require_user, token_hash
@@ -48,13 +48,12 @@ def delete_user(user: UserName, users: Users) -> dict:
 
 
 @router.post("/users/{user}/token")
-def issue_token(user: UserName, request: Request, users: Users) -> dict:
+def issue_token(user: UserName, request: Request, users: Users, settings: AppSettings) -> dict:
     """A new token for the user (any previous one stops working); shown once, stored hashed.
     From then on the user's calls need `Authorization: Bearer TOKEN` (or the admin key). With an
     admin key configured, only the admin or the user (with the current token) may ask. Without
     one, a first token only claims a new user name: whoever asked first could otherwise lock the
     owner of an existing library out of it."""
-    settings = request.app.state.settings
     first = users.token_hash(user) is None
     if settings.admin_key and first and not is_admin(request):
         raise HTTPException(status_code=401, detail="issuing a user's first token needs the admin key",
@@ -70,8 +69,8 @@ def issue_token(user: UserName, request: Request, users: Users) -> dict:
 
 def _marking_routes(kind: str, plural: str) -> None:
     @router.put(f"/users/{{user}}/{plural}/{{paper_id:path}}", response_model=UserOut, name=f"add_{kind}")
-    def add(user: UserName, paper_id: str, engine: Engine, users: Users) -> UserOut:
-        row_or_404(engine, paper_id)
+    def add(user: UserName, paper_id: str, served: Served, users: Users) -> UserOut:
+        row_or_404(served, paper_id)
         users.mark(user, [paper_id], kind)
         return user_out(users, user)
 
@@ -87,12 +86,12 @@ _marking_routes(DISLIKE, "dislikes")
 
 
 @router.post("/users/{user}/seen", response_model=SeenOut)
-def add_seen(user: UserName, ids: list[PaperId], engine: Engine, users: Users) -> SeenOut:
+def add_seen(user: UserName, ids: list[PaperId], served: Served, users: Users) -> SeenOut:
     """Papers the user has seen (a JSON list of ids): never recommended to them again. Only ids of
     indexed papers are kept (the others come back in `unknown_ids`): a client cannot fill the disk."""
     if len(ids) > MAX_SEEN_BATCH:
         raise HTTPException(status_code=413, detail=f"at most {MAX_SEEN_BATCH} ids per call")
-    index = engine.index
+    index = served.index
     known, unknown = [], []
     for paper_id in dict.fromkeys(ids):
         (known if paper_id in index else unknown).append(paper_id)
@@ -100,24 +99,27 @@ def add_seen(user: UserName, ids: list[PaperId], engine: Engine, users: Users) -
     return SeenOut(**user_out(users, user).model_dump(), unknown_ids=unknown)
 
 
-Diversity = Annotated[float, Query(ge=0.0, le=1.0, description="0 = pure relevance; up to 1 = maximal marginal relevance")]
+Diversity = Annotated[float, Query(ge=0.0, le=1.0,
+                                   description="0 = pure relevance; up to 1 = maximal marginal relevance")]
 Recency = Annotated[float | None, Query(gt=0, le=36500, description="half-life in days favouring newer papers")]
 
 
 @router.get("/users/{user}/recommendations", response_model=UserRecommendations)
-def user_recommendations(user: UserName, engine: Engine, users: Users, filters: ListFilters,
-                         k: K = 10, offset: Offset = 0, diversity: Diversity = 0.0, recency: Recency = None) -> UserRecommendations:
+def user_recommendations(user: UserName, served: Served, users: Users, filters: ListFilters,
+                         k: K = 10, offset: Offset = 0, diversity: Diversity = 0.0,
+                         recency: Recency = None) -> UserRecommendations:
     """What to read next: never a liked, disliked or seen paper; each result says which likes drove it."""
-    hits, reason = ranking.recommend_for_reader(engine.index, users.get(user), k, offset, filters, diversity, recency)
-    return UserRecommendations(results=paper_list(engine, hits), k=k, offset=offset, user=user, reason=reason)
+    hits, reason = ranking.recommend_for_reader(served.index, users.get(user), k, offset, filters, diversity, recency)
+    return UserRecommendations(results=paper_list(served, hits), k=k, offset=offset, user=user, reason=reason)
 
 
 @router.get("/users/{user}/feed.atom", response_class=Response)
-def user_feed(user: UserName, request: Request, engine: Engine, users: Users, filters: ListFilters,
+def user_feed(user: UserName, request: Request, served: Served, users: Users, filters: ListFilters,
               k: K = 20, recency: Recency = None) -> Response:
     """The user's recommendations as an Atom feed, for a feed reader."""
-    hits, reason = ranking.recommend_for_reader(engine.index, users.get(user), k, 0, filters, 0.0, recency)
-    return Response(atom_feed(str(request.url), user, paper_list(engine, hits), reason), media_type="application/atom+xml")
+    hits, reason = ranking.recommend_for_reader(served.index, users.get(user), k, 0, filters, 0.0, recency)
+    feed = atom_feed(str(request.url), user, paper_list(served, hits), reason)
+    return Response(feed, media_type="application/atom+xml")
 
 
 def atom_feed(url: str, user: str, papers, reason: str | None) -> bytes:
@@ -161,16 +163,16 @@ def _atom_date(published: str | None) -> str | None:
 
 
 @router.post("/users/{user}/import", response_model=ImportResults)
-async def import_library(user: UserName, request: Request, engine: Engine, users: Users) -> ImportResults:
+async def import_library(user: UserName, request: Request, served: Served, users: Users) -> ImportResults:
     """A BibTeX file (multipart field `file`, or the raw body) or a JSON list of arXiv ids / DOIs;
     entries matched to indexed papers (DOI, arXiv id, then title) become likes."""
     content = await _upload(request)
     try:
         if content.lstrip()[:1] == b"[":
             identifiers = _json_identifiers(content)
-            result = library.match_identifiers(engine.index, identifiers)
+            result = library.match_identifiers(served.index, identifiers)
         else:
-            result = library.match_bibtex(engine.index, content)
+            result = library.match_bibtex(served.index, content)
     except (BadRecord, UnicodeDecodeError, RecursionError) as error:
         raise HTTPException(status_code=422, detail=f"cannot read the library: {error}") from None
     users.mark(user, result.matched, LIKE)

@@ -1,9 +1,9 @@
 """What the service holds in memory: the live index, its encoder and a cache of query vectors.
 
-`SearchEngine` is what a request works with: one index snapshot (pinned for the whole request,
+`ServedIndex` is what a request works with: one index snapshot (pinned for the whole request,
 so rows mean the same paper from start to end), the encoder and the shared query cache; queries
 that miss the cache are encoded in batches with the other requests' (`QueryBatcher`).
-`engine.current()` is the engine over the newest snapshot after changes or a reload.
+`served.current()` is the same over the newest snapshot after changes or a reload.
 """
 
 from __future__ import annotations
@@ -14,17 +14,18 @@ import queue
 import threading
 from collections import OrderedDict
 from collections.abc import Callable
+from functools import partial
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, TypeVar
 
 import numpy as np
-from threadpoolctl import threadpool_limits
 
 from indexer.live import LiveIndex
 from indexer.paper_index import PaperIndex
 from indexer.store import read_manifest
-from models import Encoder, load_query_encoder
+from models import Encoder, EncoderSettings, load_query_encoder
+from service.settings import Settings
 
 T = TypeVar("T")
 
@@ -108,7 +109,7 @@ class QueryBatcher:
             answer.set_result(vectors[text])
 
 
-class SearchEngine:
+class ServedIndex:
     def __init__(self, index: PaperIndex, encoder: Encoder, cache: QueryCache | int = 4096,
                  live: LiveIndex | None = None, batcher: QueryBatcher | None = None,
                  workers: ThreadPoolExecutor | None = None) -> None:
@@ -122,26 +123,29 @@ class SearchEngine:
         self.workers = workers or ThreadPoolExecutor(len(os.sched_getaffinity(0)), thread_name_prefix="ranking")
 
     @classmethod
-    def load(cls, index_dir: Path | str, cache_size: int = 4096, encoder: Encoder | None = None) -> "SearchEngine":
-        """The index and its query encoder (models.load_query_encoder), loaded side by side."""
+    def load(cls, index_dir: Path | str, cache_size: int = 4096, encoder: Encoder | None = None,
+             encoder_settings: EncoderSettings | None = None) -> "ServedIndex":
+        """The index and its query encoder (models.load_query_encoder, chosen by `encoder_settings`),
+        loaded side by side; `encoder` is used when it is the index's model."""
         model = read_manifest(index_dir).model
-        pending = None if encoder is not None and encoder.model_id == model else _started(load_query_encoder, model)
+        load = partial(load_query_encoder, settings=encoder_settings)
+        pending = None if encoder is not None and encoder.model_id == model else _started(load, model)
         live = LiveIndex(index_dir)
         encoder = encoder if pending is None else pending.result()
         if live.index.manifest.model != model:  # rebuilt with another model while this loaded
-            encoder = load_query_encoder(live.index.manifest.model)
+            encoder = load(live.index.manifest.model)
         return cls(live.index, encoder, cache_size, live)
 
     @classmethod
-    def load_in_background(cls, index_dir: Path | str, cache_size: int = 4096) -> Future:
-        """`load` on a thread of its own, started now; the engine (or the error) when done."""
-        return _started(cls.load, index_dir, cache_size)
+    def load_in_background(cls, settings: Settings) -> Future:
+        """`load` of the settings' index on a thread of its own, started now; the ServedIndex (or the error) when done."""
+        return _started(partial(cls.load, encoder_settings=settings), settings.index_dir, settings.query_cache_size)
 
-    def current(self) -> "SearchEngine":
-        """The engine over the newest snapshot (this one when nothing changed)."""
+    def current(self) -> "ServedIndex":
+        """The same, over the newest snapshot (this one when nothing changed)."""
         if self.live is None or self.live.index is self.index:
             return self
-        return SearchEngine(self.live.index, self.encoder, self.cache, self.live, self.batcher, self.workers)
+        return ServedIndex(self.live.index, self.encoder, self.cache, self.live, self.batcher, self.workers)
 
     def query_vector(self, text: str) -> Future:
         """The query's vector, when ready; repeated queries (paging, popular searches) skip the model."""
@@ -180,14 +184,3 @@ def _started(function: Callable[..., T], *args: Any) -> Future:
 
     threading.Thread(target=run, name=f"start-{getattr(function, '__name__', 'task')}", daemon=True).start()
     return result
-
-
-def one_core_per_computation() -> None:
-    """Requests are answered side by side, and the query encoder batches them: splitting one
-    request's small matrix products or one encoder batch over the cores only makes threads wait
-    for each other (OpenMP threads spin while they wait, taking the core another request needs).
-    OMP_NUM_THREADS reaches torch, which the encoder imports later; the user's own value wins.
-    `paperlens serve` calls it first thing; it is not for a process that also indexes (tests)."""
-    threads = os.environ.setdefault("OMP_NUM_THREADS", "1")
-    if threads.isdigit():
-        threadpool_limits(int(threads), user_api="blas")

@@ -1,4 +1,5 @@
-"""The user store over PostgreSQL: one database that several `paperlens serve` processes share.
+"""The shared user store: `PostgresUserStore`, one PostgreSQL database that several `paperlens serve`
+processes share (psycopg is imported here only, and this module only when a postgresql:// URL is opened).
 
 Same semantics as `SQLiteUserStore`: each write is one transaction, committed (and, with
 PostgreSQL's default synchronous_commit, flushed to its WAL) before the call returns; marks keep the
@@ -17,7 +18,7 @@ import psycopg
 from psycopg.conninfo import conninfo_to_dict
 from psycopg.errors import InsufficientPrivilege
 
-from service.users import DISLIKE, LIKE, UserRecord, UserStore, UserStoreUnavailable, without_password
+from service.users.store import DISLIKE, LIKE, UserRecord, UserStore, UserStoreUnavailable, without_password
 
 CONNECT_TIMEOUT_S = 10
 SCHEMA_LOCK = 0x70617065  # any constant: serialises CREATE TABLE between servers starting together
@@ -47,7 +48,8 @@ class PostgresUserStore(UserStore):
         ids = list(dict.fromkeys(paper_ids))
         with self._session() as db, db.transaction():
             if opposite:
-                db.execute("DELETE FROM paperlens_marks WHERE username=%s AND kind=%s AND paper_id = ANY(%s)", (user, opposite, ids))
+                db.execute("DELETE FROM paperlens_marks WHERE username=%s AND kind=%s AND paper_id = ANY(%s)",
+                           (user, opposite, ids))
             cursor = db.execute("""INSERT INTO paperlens_marks (username, paper_id, kind)
                 SELECT %s, paper_id, %s FROM unnest(%s::text[]) WITH ORDINALITY AS given(paper_id, position)
                 ORDER BY position ON CONFLICT DO NOTHING""", (user, kind, ids))
@@ -55,12 +57,14 @@ class PostgresUserStore(UserStore):
 
     def unmark(self, user: str, paper_id: str, kind: str) -> bool:
         with self._session() as db:
-            cursor = db.execute("DELETE FROM paperlens_marks WHERE username=%s AND paper_id=%s AND kind=%s", (user, paper_id, kind))
+            cursor = db.execute("DELETE FROM paperlens_marks WHERE username=%s AND paper_id=%s AND kind=%s",
+                                (user, paper_id, kind))
             return cursor.rowcount > 0
 
     def get(self, user: str) -> UserRecord:
         with self._session() as db:
-            rows = db.execute("SELECT paper_id, kind FROM paperlens_marks WHERE username=%s ORDER BY seq", (user,)).fetchall()
+            rows = db.execute("SELECT paper_id, kind FROM paperlens_marks WHERE username=%s ORDER BY seq",
+                              (user,)).fetchall()
         return UserRecord.from_marks(user, rows)
 
     def delete(self, user: str) -> int:

@@ -11,9 +11,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from indexer.build import embed_papers
 from indexer.live import Upsert, compact
-from indexer.papers import Paper
-from service.engine import SearchEngine
+from indexer.papers import Paper, embeds_alike
+from service.served import ServedIndex
 
 log = logging.getLogger("paperlens")
 
@@ -27,14 +28,14 @@ class WriteSummary:
     papers: int = 0  # papers in the index afterwards
 
 
-class Operations:
+class IndexWriter:
     """The write side of a served index. One compaction at a time, in a background thread."""
 
-    def __init__(self, engine: SearchEngine, compact_after: float = 0.2) -> None:
-        if engine.live is None:
-            raise ValueError("this engine serves a fixed index; it cannot be changed")
-        self.engine = engine
-        self.live = engine.live
+    def __init__(self, served: ServedIndex, compact_after: float = 0.2) -> None:
+        if served.live is None:
+            raise ValueError("this ServedIndex serves a fixed index; it cannot be changed")
+        self.served = served
+        self.live = served.live
         self.compact_after = compact_after
         self.compactions = 0
         self.last_compaction: float | None = None
@@ -53,16 +54,14 @@ class Operations:
                 summary.replaced += 1
                 row = index.row_of(paper.id)
                 old = index.papers[row]
-                if old.text() == paper.text() and old.title == paper.title:
+                if embeds_alike(old, paper):
                     vectors[paper.id] = (np.asarray(index.vectors[row]), np.asarray(index.title_vectors[row]))
                     continue
             else:
                 summary.added += 1
             changed.append(paper)
         if changed:
-            encoder = self.engine.encoder
-            text_vectors = encoder.embed([paper.text() for paper in changed])
-            title_vectors = encoder.embed([paper.title for paper in changed])
+            text_vectors, title_vectors = embed_papers(self.served.encoder, changed)
             for paper, vector, title_vector in zip(changed, text_vectors, title_vectors):
                 vectors[paper.id] = (vector, title_vector)
         summary.embedded = len(changed)
@@ -91,7 +90,8 @@ class Operations:
             self.live.refresh()
             self.compactions += 1
             self.last_compaction = time.time()
-            log.info("compacted %s: %d papers, %d rows dropped, %.1fs", self.live.index_dir, papers, dropped, time.perf_counter() - started)
+            log.info("compacted %s: %d papers, %d rows dropped, %.1fs", self.live.index_dir, papers, dropped,
+                     time.perf_counter() - started)
             return True
         finally:
             self._compacting.release()
