@@ -140,7 +140,8 @@ def paperlens(*args: object, timeout: float = 600) -> subprocess.CompletedProces
 def cluster_index(cluster: LocalRayCluster, papers_file: Path) -> tuple[Path, str]:
     """(index folder, the command's output) of `paperlens index --ray` with one actor per node."""
     folder = papers_file.parent / "cluster-index"
-    result = paperlens("index", papers_file, "--index", folder, "--ray", cluster.address, "--ray-actors", 2, "--no-progress")
+    result = paperlens("index", papers_file, "--index", folder, "--ray", cluster.address,
+                       "--ray-actors", 2, "--no-progress")
     assert result.returncode == 0, result.stderr[-3000:]
     return folder, result.stdout
 
@@ -174,7 +175,8 @@ def test_the_cluster_build_is_the_single_machine_build(cluster_index: tuple[Path
     assert sorted(p.name for p in built.folder.iterdir()) == sorted(p.name for p in expected.folder.iterdir())
     for ours, theirs in ((built.vectors, expected.vectors), (built.title_vectors, expected.title_vectors)):
         assert np.einsum("ij,ij->i", np.asarray(ours), np.asarray(theirs)).min() >= 0.999
-    cluster_engine, local_engine = ServedIndex.load(folder, encoder=encoder), ServedIndex.load(local_index, encoder=encoder)
+    cluster_engine, local_engine = (ServedIndex.load(folder, encoder=encoder),
+                                    ServedIndex.load(local_index, encoder=encoder))
     for query in QUERIES:
         assert top_ids(cluster_engine, query) == top_ids(local_engine, query), query
     for paper in expected.papers[:3]:
@@ -208,7 +210,8 @@ def users_url(request: pytest.FixtureRequest) -> str | None:
 
 
 @pytest.fixture(scope="module")
-def served(cluster: LocalRayCluster, cluster_index: tuple[Path, str], users_url: str | None) -> Iterator[tuple[str, Path]]:
+def served(cluster: LocalRayCluster, cluster_index: tuple[Path, str],
+           users_url: str | None) -> Iterator[tuple[str, Path]]:
     """(base URL, log) of `paperlens serve --ray --replicas 2`, stopped (and undeployed) at the end."""
     folder = cluster_index[0]
     port = free_port()
@@ -252,7 +255,8 @@ def test_two_replicas_answer_the_contract_calls_like_one_machine(served: tuple[s
 
 def test_a_change_made_through_one_replica_reaches_every_replica(served: tuple[str, Path]) -> None:
     base, _ = served
-    paper = {"id": "ray-test-1", "title": "Growing qubits in garden soil", "abstract": "We plant qubits and water them."}
+    paper = {"id": "ray-test-1", "title": "Growing qubits in garden soil",
+             "abstract": "We plant qubits and water them."}
     with httpx.Client(base_url=base, timeout=30) as http:
         assert http.post("/papers", json=[paper]).status_code == 200
         deadline = time.monotonic() + 20

@@ -41,7 +41,8 @@ def titles(body: dict) -> list[str]:
 
 @pytest.mark.parametrize("mode", ["hybrid", "semantic", "keyword"])
 def test_a_query_on_a_papers_topic_finds_it_in_the_top_3(client: TestClient, mode: str) -> None:
-    body = client.get("/search", params={"q": "faster speculative decoding with a dynamic token tree", "mode": mode}).json()
+    body = client.get("/search", params={"q": "faster speculative decoding with a dynamic token tree",
+                                         "mode": mode}).json()
     assert any(t.startswith("DySpec") for t in titles(body)[:3]), titles(body)
     assert set(body["results"][0]) >= PAPER_FIELDS
     scores = [paper["score"] for paper in body["results"]]
@@ -53,7 +54,8 @@ def test_hybrid_search_finds_a_paper_by_meaning_without_its_words(client: TestCl
     assert any(t.startswith("The Price of Differential Privacy") for t in titles(body)[:3]), titles(body)
 
 
-def test_more_like_a_speculative_decoding_paper_is_the_other_speculative_decoding_papers(client: TestClient, engine: ServedIndex) -> None:
+def test_more_like_a_speculative_decoding_paper_is_the_other_speculative_decoding_papers(client: TestClient,
+                                                                                         engine: ServedIndex) -> None:
     paper_id = id_of(engine, SPECULATIVE_DECODING[0])
     body = client.get(f"/papers/{quote(paper_id, safe='')}/similar", params={"k": 4}).json()
     assert paper_id not in [p["id"] for p in body["results"]]
@@ -106,7 +108,8 @@ def test_disliked_papers_push_results_away(client: TestClient, engine: ServedInd
 
 def test_recommendations_ignore_and_list_unknown_ids(client: TestClient, engine: ServedIndex) -> None:
     liked = id_of(engine, SPECULATIVE_DECODING[0])
-    body = client.post("/recommendations", json={"liked": [liked, "no/such.paper"], "disliked": ["gone"], "k": 5}).json()
+    body = client.post("/recommendations",
+                       json={"liked": [liked, "no/such.paper"], "disliked": ["gone"], "k": 5}).json()
     assert body["unknown_ids"] == ["no/such.paper", "gone"]
     assert len(body["results"]) == 5
 
@@ -119,7 +122,8 @@ def test_recommendations_404_when_no_liked_id_is_known(client: TestClient) -> No
 
 def test_candidates_are_ranked_all_and_only(client: TestClient, engine: ServedIndex) -> None:
     liked = id_of(engine, PRIVACY[0])
-    unrelated = [p.id for p in engine.index.papers if "privac" not in p.text().lower() and "private" not in p.text().lower()]
+    unrelated = [p.id for p in engine.index.papers
+                 if "privac" not in p.text().lower() and "private" not in p.text().lower()]
     candidates = unrelated[:12]
     candidates.append(id_of(engine, PRIVACY[1]))
     body = client.post("/recommendations", json={"liked": [liked], "candidates": candidates, "k": 3}).json()
@@ -131,7 +135,8 @@ def test_filters_apply_before_the_top_k_is_cut(client: TestClient, engine: Serve
     dated = sorted(p.published for p in engine.index.papers if p.published and len(p.published) == 10)
     since = dated[len(dated) // 2]
     expected = sum(1 for p in engine.index.papers if p.published and p.published >= since)
-    body = client.get("/search", params={"q": "large language models", "since": since, "k": 100, "mode": "semantic"}).json()
+    body = client.get("/search",
+                      params={"q": "large language models", "since": since, "k": 100, "mode": "semantic"}).json()
     assert len(body["results"]) == expected
     assert all(p["published"] >= since for p in body["results"])
     until = client.get("/search", params={"q": "large language models", "until": since, "k": 5}).json()
@@ -170,7 +175,8 @@ def test_unknown_paper_is_404_naming_it(client: TestClient) -> None:
 def test_paper_ids_with_slashes_and_dots_round_trip(tmp_path, encoder) -> None:
     source = tmp_path / "dois.jsonl"
     source.write_text(
-        '{"id": "10.1145/3397271.3401075", "title": "ColBERT: efficient passage search", "abstract": "Late interaction over BERT."}\n'
+        '{"id": "10.1145/3397271.3401075", "title": "ColBERT: efficient passage search",'
+        ' "abstract": "Late interaction over BERT."}\n'
         '{"id": "cs/0112017", "title": "An old-style arXiv id", "abstract": "Identifiers with a slash."}\n'
         '{"id": "a b?c#d%e", "title": "Odd characters", "abstract": "Spaces, question marks and hashes."}\n'
     )

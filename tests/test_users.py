@@ -109,7 +109,8 @@ def test_a_sqlite_store_loads_no_psycopg(tmp_path: Path) -> None:
     """psycopg is imported by service/users/postgres.py only, and that only for a postgresql:// URL."""
     check = ("import sys; from service.users import open_user_store, SQLiteUserStore;"
              f"open_user_store({str(tmp_path / 'users.sqlite')!r}).close();"
-             "assert 'psycopg' not in sys.modules and 'service.users.postgres' not in sys.modules, sorted(sys.modules)")
+             "assert 'psycopg' not in sys.modules and 'service.users.postgres' not in sys.modules,"
+             " sorted(sys.modules)")
     result = subprocess.run([sys.executable, "-c", check], capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr[-2000:]
 
@@ -117,7 +118,8 @@ def test_a_sqlite_store_loads_no_psycopg(tmp_path: Path) -> None:
 def test_an_unreachable_database_is_one_line_naming_it_without_the_password(postgres_server: PostgresServer) -> None:
     unknown = f"postgresql://paperlens:s3cret@127.0.0.1:{postgres_server.port}/no_such_database"
     closed = f"postgres://ada:s3cret@127.0.0.1:{free_port()}/users?password=s3cret&connect_timeout=5"
-    for url, shown, reason in ((unknown, f"postgresql://paperlens@127.0.0.1:{postgres_server.port}/no_such_database", "does not exist"),
+    for url, shown, reason in ((unknown, f"postgresql://paperlens@127.0.0.1:{postgres_server.port}/no_such_database",
+                                "does not exist"),
                                (closed, "postgres://ada@127.0.0.1:", "refused")):
         with pytest.raises(UserStoreUnavailable) as error:
             open_user_store(url)
@@ -162,7 +164,8 @@ def test_likes_dislikes_and_erasure(client: TestClient, engine: ServedIndex) -> 
     assert client.delete(f"/users/erin/dislikes/{quote(other, safe='')}").json()["dislikes"] == []
     assert client.delete(f"/users/erin/dislikes/{quote(other, safe='')}").status_code == 404
     assert client.delete("/users/erin").json()["deleted"] == 1
-    assert client.get("/users/erin").json() == {"user": "erin", "likes": [], "dislikes": [], "counts": {"likes": 0, "dislikes": 0, "seen": 0}}
+    assert client.get("/users/erin").json() == {"user": "erin", "likes": [], "dislikes": [],
+                                                "counts": {"likes": 0, "dislikes": 0, "seen": 0}}
 
 
 def test_bad_users_and_unknown_papers_are_clear_errors(client: TestClient) -> None:
@@ -178,7 +181,8 @@ def test_a_user_without_likes_gets_an_empty_list_with_a_reason(client: TestClien
     assert body["results"] == [] and "like" in body["reason"]
 
 
-def test_personal_recommendations_cover_each_interest_and_skip_what_was_seen(client: TestClient, engine: ServedIndex) -> None:
+def test_personal_recommendations_cover_each_interest_and_skip_what_was_seen(client: TestClient,
+                                                                            engine: ServedIndex) -> None:
     user = "two-interests"
     for title in SPECULATIVE_DECODING[:3] + PRIVACY[:1]:
         like(client, user, id_of(engine, title))
@@ -225,8 +229,10 @@ def test_the_atom_feed_lists_the_recommendations(client: TestClient, engine: Ser
 def test_importing_a_bibtex_library_turns_matches_into_likes(client: TestClient, engine: ServedIndex) -> None:
     spec = engine.index.paper(id_of(engine, "SpecTr"))
     bib = (
-        f"@inproceedings{{sun2023spectr,\n  title = {{{{{spec.title}}}}},\n  author = {{Sun, Ziteng and others}},\n  year = 2023\n}}\n"
-        "@article{unknown2020,\n  title = {A Paper That Is Not In The Index},\n  author = {Doe, Jane},\n  year = {2020}\n}\n"
+        f"@inproceedings{{sun2023spectr,\n  title = {{{{{spec.title}}}}},\n"
+        "  author = {Sun, Ziteng and others},\n  year = 2023\n}\n"
+        "@article{unknown2020,\n  title = {A Paper That Is Not In The Index},\n"
+        "  author = {Doe, Jane},\n  year = {2020}\n}\n"
     ).encode()
     upload = client.post("/users/importer/import", files={"file": ("library.bib", bib, "application/x-bibtex")})
     assert upload.status_code == 200, upload.text
@@ -256,7 +262,8 @@ def test_two_servers_share_likes_through_one_postgresql_database(postgres_server
     url = postgres_server.new_database()
     folders = [tmp_path / name / "index" for name in ("a", "b")]
     for folder in folders:  # a folder each: the database is all the two servers share
-        shutil.copytree(seed_index, folder, symlinks=True, ignore=shutil.ignore_patterns("users.sqlite*", ".writer.lock"))
+        shutil.copytree(seed_index, folder, symlinks=True,
+                        ignore=shutil.ignore_patterns("users.sqlite*", ".writer.lock"))
     with ThreadPoolExecutor(len(folders)) as pool:
         starting = [pool.submit(start_server, folder, args=["--users", url]) for folder in folders]
     started = [future.result() for future in starting if future.exception() is None]

@@ -1,3 +1,5 @@
+"""Health, liveness and Prometheus metrics: what an orchestrator or a monitor polls."""
+
 from __future__ import annotations
 
 from fastapi import APIRouter, Response

@@ -1,3 +1,6 @@
+"""One paper and more like it (`GET /papers/{id}`, `/papers/{id}/similar`), and the list shape every
+list call answers with."""
+
 from __future__ import annotations
 
 from fastapi import APIRouter, HTTPException

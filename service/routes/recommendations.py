@@ -1,3 +1,5 @@
+"""`POST /recommendations`: papers for liked (and disliked) ids given in the request, no account needed."""
+
 from __future__ import annotations
 
 from fastapi import APIRouter, HTTPException

@@ -1,3 +1,5 @@
+"""`GET /search`: papers for a natural-language query, a pasted abstract or paragraph."""
+
 from __future__ import annotations
 
 import asyncio

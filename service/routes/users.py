@@ -1,3 +1,6 @@
+"""A reader's likes, dislikes and seen papers, their tokens, library import, the personal feed and its
+Atom form."""
+
 from __future__ import annotations
 
 import re
