@@ -110,7 +110,8 @@ def build_index(
     summary.reused = len(papers) - summary.embedded - summary.resumed
     manifest = write_generation(index_dir, papers, vectors, title_vectors, model=encoder.model_id, dim=encoder.dim,
                                 sources=[str(s) for s in sources], started=started, exact_limit=exact_limit,
-                                carry_from=position)
+                                carry_from=position,
+                                encoder={"runtime": encoder.runtime, "numerics": encoder.numerics})
     summary.papers, summary.dense, summary.seconds = len(papers), manifest.dense.__dict__, manifest.build_seconds
     checkpoints.clear()
     return summary

@@ -197,7 +197,7 @@ def write_snapshot(index_dir: Path | str, index: PaperIndex, rows: np.ndarray, p
     manifest = write_generation(index_dir, [index.papers[row] for row in rows], index.vectors[rows],
                                 index.title_vectors[rows], model=old.model, dim=old.dim,
                                 sources=sources or old.sources, started=started, exact_limit=exact_limit,
-                                carry_from=position)
+                                carry_from=position, encoder=old.encoder)
     return manifest.count
 
 

@@ -87,6 +87,7 @@ class Manifest:
     build_seconds: float = 0.0
     sources: list[str] = field(default_factory=list)
     shards: list[dict[str, Any]] = field(default_factory=list)
+    encoder: dict[str, str] = field(default_factory=dict)  # the runtime and numerics that embedded the papers
 
     def to_dict(self) -> dict[str, Any]:
         record = dict(self.__dict__)
@@ -124,7 +125,7 @@ class JournalPosition:
 
 def write_generation(index_dir: Path | str, papers: list[Paper], vectors: np.ndarray, title_vectors: np.ndarray, *,
                      model: str, dim: int, sources: list[str], started: float, exact_limit: int = EXACT_LIMIT,
-                     carry_from: JournalPosition | None = None) -> Manifest:
+                     carry_from: JournalPosition | None = None, encoder: dict[str, str] | None = None) -> Manifest:
     """Makes the papers and their vectors (rows in the papers' order) a new generation: the dense
     index chosen by size, the lexical index, the manifest (its build time counted from `started`, a
     time.perf_counter() value), all written and made live atomically. With `carry_from` (where the
@@ -136,7 +137,8 @@ def write_generation(index_dir: Path | str, papers: list[Paper], vectors: np.nda
     dense = build_dense(vectors, parameters)
     lexical = LexicalIndex.build([p.title for p in papers], [p.abstract for p in papers])
     manifest = Manifest(model=model, dim=dim, count=len(papers), dense=parameters,
-                        build_seconds=round(time.perf_counter() - started, 3), sources=list(sources))
+                        build_seconds=round(time.perf_counter() - started, 3), sources=list(sources),
+                        encoder=dict(encoder or {}))
     _write_index(index_dir, manifest, papers, vectors, title_vectors, dense, lexical, carry_from)
     return manifest
 

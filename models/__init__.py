@@ -1,7 +1,8 @@
 """Text -> vectors. The only package that imports torch and sentence-transformers (or runs a model at all).
 
-base.py: the `Encoder` interface; torch_encoder.py and numpy_bert.py: the runtime backends;
-loading.py: which backend and numerics a job gets here; host.py: the host class that decides it.
+base.py: the `Encoder` interface; torch_encoder.py, openvino_encoder.py, onnx_encoder.py: the runtime
+backends; export.py: a model exported once for the runtimes; loading.py: which backend and numerics a job
+gets here; host.py: the host class that decides it.
 """
 
 from models.base import DEFAULT_MODEL, Encoder, UnknownModel

@@ -2,13 +2,17 @@
 
 An `Encoder` turns texts into L2-normalised float32 vectors; a backend implements `embed_batch`
 only (vectors for one batch, any float dtype and norm) and the base class batches length-sorted
-texts and normalises. Backends import this module and nothing else of `models`.
+texts and normalises. `PooledTransformer` is the part the inference-runtime backends share: the model's own tokenizer
+(tokenizer.json), the runtime's hidden states, pooled as the model's Pooling module says.
+Backends import this module and nothing else of `models`.
 """
 
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+import json
 from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
 
 import numpy as np
 
@@ -27,6 +31,7 @@ class Encoder(ABC):
     dim: int
     batch_size: int = 32
     numerics: str = "float32"  # what the arithmetic runs in, for benchmarks and logs
+    runtime: str = "python"  # the inference runtime: torch, openvino, onnx
 
     @property
     def min_cosine_to_float32(self) -> float:
@@ -62,3 +67,41 @@ def normalise(vectors: np.ndarray) -> np.ndarray:
     vectors = np.asarray(vectors, dtype=np.float32)
     norms = np.linalg.norm(vectors, axis=1, keepdims=True)
     return vectors / np.maximum(norms, 1e-12)
+
+
+class PooledTransformer(Encoder):
+    """A transformer run by an inference runtime, from an exported folder (`models/export.py`):
+    `tokenizer.json` and `export.json` (pooling, longest input, dimension). Subclasses run the
+    network (`hidden_states`); this class tokenises and pools (mean over real tokens, or CLS)."""
+
+    runtime = "runtime"
+
+    def __init__(self, model_id: str, folder: Path | str, batch_size: int = 64) -> None:
+        from tokenizers import Tokenizer
+
+        folder = Path(folder)
+        spec = json.loads((folder / "export.json").read_text(encoding="utf-8"))
+        self.model_id = model_id
+        self.batch_size = batch_size
+        self.dim = int(spec["dim"])
+        self.cls_pooling = spec["pooling"] == "cls"
+        self.inputs = list(spec["inputs"])
+        self.tokenizer = Tokenizer.from_file(str(folder / "tokenizer.json"))
+        self.tokenizer.enable_truncation(max_length=int(spec["max_length"]))
+        self.tokenizer.enable_padding(pad_id=int(spec.get("pad_id", 0)))
+
+    @abstractmethod
+    def hidden_states(self, feed: dict[str, np.ndarray]) -> np.ndarray:
+        """(batch, tokens, dim) last hidden states for the tokenised batch."""
+
+    def embed_batch(self, texts: Sequence[str]) -> np.ndarray:
+        encodings = self.tokenizer.encode_batch(list(texts))
+        mask = np.array([e.attention_mask for e in encodings], dtype=np.int64)
+        feed = {"input_ids": np.array([e.ids for e in encodings], dtype=np.int64), "attention_mask": mask,
+                "token_type_ids": np.array([e.type_ids for e in encodings], dtype=np.int64)}
+        hidden = np.asarray(self.hidden_states({name: feed[name] for name in self.inputs}), dtype=np.float32)
+        if self.cls_pooling:
+            return hidden[:, 0]
+        weights = mask.astype(np.float32)
+        summed = np.einsum("bld,bl->bd", hidden, weights)
+        return summed / np.maximum(weights.sum(axis=1, keepdims=True), 1e-9)

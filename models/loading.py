@@ -1,10 +1,12 @@
-"""Choosing and loading an encoder: the model's files, the backend and its numerics for this host.
+"""Choosing and loading an encoder: the model's files, the runtime and its numerics for this host.
 
-`load_encoder` gives the indexing encoder (sentence-transformers on torch; bf16 autocast where
-the CPU has bf16 units), `load_query_encoder` the one a server or a one-off search uses (the NumPy
-BERT where the model is a plain BERT folder: ready in under a second). `EncoderSettings` is the
-typed form of the PAPERLENS_BF16 and PAPERLENS_QUERY_ENCODER variables, read once at the edge (the
-CLI, the app) and handed down; nothing here reads the environment.
+`load_encoder` and `load_query_encoder` give the same vectors. The runtime (`runtime="auto"`):
+OpenVINO for a model it can take (a Transformer with mean or CLS pooling), in bf16 where the CPU
+has AMX or AVX-512 BF16 units and fp32 elsewhere, from an export made once and cached by the
+model files' hash (models/export.py); torch (sentence-transformers) for other models and for GPUs.
+`torch`, `openvino` or `onnx` force one. `EncoderSettings` is the typed form of PAPERLENS_BF16,
+PAPERLENS_RUNTIME and PAPERLENS_ENCODER_CACHE, read once at the edge (the CLI, the app) and
+handed down; nothing here reads the environment.
 """
 
 from __future__ import annotations
@@ -20,16 +22,20 @@ from models.host import this_host
 
 _DEFAULT_ALIASES = {DEFAULT_MODEL, f"sentence-transformers/{DEFAULT_MODEL}"}
 _OFF, _ON = {"0", "off", "false", "no"}, {"1", "on", "true", "yes"}
+RUNTIMES = ("auto", "torch", "openvino", "onnx")
+Runtime = Literal["auto", "torch", "openvino", "onnx"]
 
 
 class EncoderSettings(BaseSettings):
-    """bf16: False (fp32 everywhere), True (bf16 autocast even where it is emulated) or None (`auto`:
-    where the CPU has the units). query_encoder: `auto` (the NumPy BERT where it applies) or `torch`."""
+    """bf16: False (fp32 everywhere), True (bf16 even where it is emulated) or None (`auto`: where the
+    CPU has the units). runtime: `auto` (OpenVINO where the model allows, else torch) or one forced.
+    encoder_cache: where exported models are kept (default ~/.cache/paperlens/encoders)."""
 
     model_config = SettingsConfigDict(env_prefix="PAPERLENS_", extra="ignore")
 
     bf16: bool | None = None
-    query_encoder: Literal["auto", "torch"] = "auto"
+    runtime: Runtime = "auto"
+    encoder_cache: Path | None = None
 
     @field_validator("bf16", mode="before")
     @classmethod
@@ -86,31 +92,51 @@ def _cached_snapshot(name: str) -> str:
                        "local Hugging Face cache (paperlens never downloads at run time)")
 
 
-def load_encoder(name_or_path: str | None = None, batch_size: int = 64, device: str = "cpu",
-                 bf16: bool | None = None) -> Encoder:
-    """The encoder for a model name or local path; the default is all-MiniLM-L6-v2, shipped offline.
-    `device` is torch's ("cuda" for a Ray GPU actor); `bf16` forces the CPU numerics (None: bf16
-    autocast where the host has AMX or AVX-512 BF16, fp32 elsewhere)."""
-    from models.torch_encoder import SentenceTransformerEncoder
+def choose_runtime(path: str, runtime: str = "auto", device: str = "cpu") -> str:
+    """The runtime a job gets: a forced one as asked, else OpenVINO on a CPU for a model it can take."""
+    from models.export import exportable
 
+    if runtime not in RUNTIMES:
+        raise UnknownModel(f"unknown runtime {runtime!r}: choose one of {', '.join(RUNTIMES)}")
+    if runtime != "auto":
+        if runtime != "torch" and device != "cpu":
+            raise UnknownModel(f"runtime {runtime} runs on the CPU only, not on {device}")
+        return runtime
+    return "openvino" if device == "cpu" and exportable(path) is None else "torch"
+
+
+def load_encoder(name_or_path: str | None = None, batch_size: int = 64, device: str = "cpu",
+                 bf16: bool | None = None, runtime: str = "auto", threads: int = 0,
+                 cache: Path | str | None = None) -> Encoder:
+    """The encoder for a model name or local path; the default is all-MiniLM-L6-v2, shipped offline.
+    `device` is torch's ("cuda" for a Ray GPU actor: torch); `bf16` forces the CPU numerics (None:
+    bf16 where the host has AMX or AVX-512 BF16, fp32 elsewhere); `runtime` as `choose_runtime`;
+    `threads` caps the runtime's threads (0: all cores); `cache` holds the exports."""
     model_id, path = resolve_model_path(name_or_path)
     bf16 = this_host().fast_bf16 if bf16 is None else bf16
-    return SentenceTransformerEncoder(model_id, path, batch_size=batch_size, device=device, bf16=bf16)
+    chosen = choose_runtime(path, runtime, device)
+    if chosen == "torch":
+        from models.torch_encoder import SentenceTransformerEncoder
+
+        return SentenceTransformerEncoder(model_id, path, batch_size=batch_size, device=device, bf16=bf16)
+    from models.export import exported_model
+
+    folder = exported_model(path, cache)
+    if chosen == "onnx":
+        from models.onnx_encoder import OnnxEncoder
+
+        return OnnxEncoder(model_id, folder, batch_size=batch_size, threads=threads)
+    from models.openvino_encoder import OpenVINOEncoder
+
+    return OpenVINOEncoder(model_id, folder, batch_size=batch_size, bf16=bf16, threads=threads)
 
 
 def load_query_encoder(name_or_path: str | None = None, batch_size: int = 8,
                        settings: EncoderSettings | None = None) -> Encoder:
-    """The encoder a server or a one-off search uses: the same vectors as `load_encoder`'s, from the
-    NumPy BERT (models/numpy_bert.py) where the model is a plain BERT folder: ready in under a
-    second instead of the 11-14 s sentence-transformers takes to import, and as fast for a few
-    short texts. Batches of 8 length-sorted texts: queries encoded together (a server's concurrent
-    ones) cost 13.5 ms each on one AVX2 core, against 15 in one batch of 16 padded to the longest.
-    `settings.query_encoder == "torch"` always takes sentence-transformers."""
-    settings = settings or EncoderSettings.model_construct(bf16=None, query_encoder="auto")
-    model_id, path = resolve_model_path(name_or_path)
-    if settings.query_encoder != "torch":
-        from models.numpy_bert import NumpyBertEncoder
-
-        if NumpyBertEncoder.supports(path):
-            return NumpyBertEncoder(model_id, path, batch_size=batch_size)
-    return load_encoder(name_or_path, batch_size=batch_size, bf16=settings.bf16)
+    """The encoder a server or a one-off search uses: `load_encoder`'s runtime on one thread (the
+    server answers requests side by side, and batches concurrent queries: 8 length-sorted texts).
+    With OpenVINO or ONNX Runtime from an export already made (`paperlens index` makes it), a
+    server's start never imports torch, transformers or sentence-transformers."""
+    settings = settings or EncoderSettings.model_construct(bf16=None, runtime="auto", encoder_cache=None)
+    return load_encoder(name_or_path, batch_size=batch_size, bf16=settings.bf16, runtime=settings.runtime,
+                        threads=1, cache=settings.encoder_cache)

@@ -17,6 +17,8 @@ from models.base import Encoder, UnknownModel
 class SentenceTransformerEncoder(Encoder):
     """Any sentence-transformers model, loaded without touching the network."""
 
+    runtime = "torch"
+
     def __init__(self, model_id: str, path: str, batch_size: int = 64, device: str = "cpu",
                  bf16: bool = False) -> None:
         import torch

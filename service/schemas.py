@@ -92,6 +92,7 @@ class Health(BaseModel):
     dim: int
     index: dict[str, Any]
     built_at: str
+    encoder: dict[str, str] = {}  # the papers' runtime and numerics (from the index), and the queries'
 
 
 class UserOut(BaseModel):

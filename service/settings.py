@@ -19,7 +19,7 @@ class BadSettings(PaperlensError):
 
 class Settings(EncoderSettings):
     """Everything `paperlens serve` and the app read, once: PAPERLENS_* variables, then CLI flags.
-    Inherits the encoder's (PAPERLENS_BF16, PAPERLENS_QUERY_ENCODER)."""
+    Inherits the encoder's (PAPERLENS_BF16, PAPERLENS_RUNTIME, PAPERLENS_ENCODER_CACHE)."""
 
     model_config = SettingsConfigDict(env_prefix="PAPERLENS_", extra="ignore")
 

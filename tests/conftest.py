@@ -46,7 +46,7 @@ class HashingEncoder(Encoder):
 def pytest_sessionstart(session: pytest.Session) -> None:
     """The host class first: the numerics (bf16 or fp32) and every figure depend on it."""
     reporter = session.config.pluginmanager.get_plugin("terminalreporter")
-    line = f"{describe_host()}; encoder numerics by default: {_default_numerics()}"
+    line = f"{describe_host()}; encoder by default: {_default_numerics()}"
     if reporter is not None:
         reporter.write_line(line)
     else:
@@ -54,9 +54,13 @@ def pytest_sessionstart(session: pytest.Session) -> None:
 
 
 def _default_numerics() -> str:
-    setting = encoder_settings().bf16
-    bf16 = this_host().fast_bf16 if setting is None else setting
-    return "bfloat16 autocast" if bf16 else "float32"
+    from models import resolve_model_path
+    from models.loading import choose_runtime
+
+    settings = encoder_settings()
+    runtime = choose_runtime(resolve_model_path(None)[1], settings.runtime)
+    bf16 = this_host().fast_bf16 if settings.bf16 is None else settings.bf16
+    return f"{runtime}, {'bfloat16' if bf16 else 'float32'}{' autocast' if bf16 and runtime == 'torch' else ''}"
 
 
 @pytest.fixture(scope="session")
@@ -68,9 +72,9 @@ def encoder() -> Encoder:
 
 @pytest.fixture(scope="session", params=[False, True], ids=["fp32", "bf16"])
 def forced_encoder(request: pytest.FixtureRequest) -> Encoder:
-    """The default model with each CPU numerics forced, so both paths are tested on every host
-    (bf16 is emulated, and slow, where the CPU lacks the units)."""
-    return load_encoder(bf16=request.param)
+    """The default model on torch with each CPU numerics forced, so both paths are tested on every
+    host (bf16 is emulated, and slow, where the CPU lacks the units)."""
+    return load_encoder(bf16=request.param, runtime="torch")
 
 
 @pytest.fixture(scope="session")

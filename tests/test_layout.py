@@ -72,7 +72,7 @@ def test_no_import_circle() -> None:
 
 
 def test_backends_import_only_the_interface() -> None:
-    for backend in ("models.torch_encoder", "models.numpy_bert"):
+    for backend in ("models.torch_encoder", "models.openvino_encoder", "models.onnx_encoder", "models.export"):
         assert _imports(MODULES[backend], top_level_only=False) == {"models.base"}, backend
     for store in ("service.users.sqlite", "service.users.postgres"):
         assert _imports(MODULES[store], top_level_only=False) == {"service.users.store"}, store

@@ -14,6 +14,8 @@ import pytest
 from models import Encoder, UnknownModel, load_encoder
 from tests.conftest import SEED_PAPERS
 
+BUNDLED = Path(__file__).parents[1] / "data" / "arxiv-cs-recent-5000.jsonl.gz"
+
 
 def test_default_model_gives_unit_float32_vectors(encoder: Encoder) -> None:
     vectors = encoder.embed(["Speculative decoding speeds up LLM inference.", "Differential privacy.", ""])
@@ -83,9 +85,10 @@ def test_paperlens_bf16_forces_the_numerics_either_way(monkeypatch: pytest.Monke
     from models import encoder_settings
 
     monkeypatch.setenv("PAPERLENS_BF16", "0")
-    assert load_encoder(bf16=encoder_settings().bf16).numerics == "float32"
-    monkeypatch.setenv("PAPERLENS_BF16", "1")
-    assert load_encoder(bf16=encoder_settings().bf16).numerics == "bfloat16 autocast"
+    assert load_encoder(bf16=encoder_settings().bf16, runtime="torch").numerics == "float32"
+    assert load_encoder(bf16=encoder_settings().bf16).numerics == "float32 (OpenVINO)"
+    monkeypatch.setenv("PAPERLENS_BF16", "1")  # on torch even where bf16 is emulated; OpenVINO decides for itself
+    assert load_encoder(bf16=encoder_settings().bf16, runtime="torch").numerics == "bfloat16 autocast"
     monkeypatch.setenv("PAPERLENS_BF16", "auto")
     assert encoder_settings().bf16 is None
     monkeypatch.delenv("PAPERLENS_BF16")
@@ -95,29 +98,73 @@ def test_paperlens_bf16_forces_the_numerics_either_way(monkeypatch: pytest.Monke
         encoder_settings()
 
 
-def test_the_query_encoder_gives_the_fp32_vectors_without_torch(forced_encoder: Encoder, tmp_path: Path) -> None:
-    from models import load_query_encoder
-    from models.numpy_bert import NumpyBertEncoder
+def _real_abstracts(count: int = 300) -> list[str]:
+    import gzip
 
-    queries = load_query_encoder()
-    assert isinstance(queries, NumpyBertEncoder)
-    assert (queries.model_id, queries.dim) == (forced_encoder.model_id, forced_encoder.dim)
-    long_abstract = "We study retrieval of research papers with dense and lexical signals. " * 60  # past 256 tokens
-    texts = ["graph neural networks", "", "Ünïcödé Schrödinger 数学 — naïve café", long_abstract,
-             "Speculative decoding speeds up LLM inference."]
-    ours, theirs = queries.embed(texts), forced_encoder.embed(texts)
+    with gzip.open(BUNDLED, "rt", encoding="utf-8") as lines:
+        records = [json.loads(line) for _, line in zip(range(count), lines)]
+    return [record["title"] + ". " + record["abstract"] for record in records]
+
+
+HARD_TEXTS = ["", "graph neural networks", "Ünïcödé Schrödinger 数学 — naïve café",
+              "We study retrieval of research papers with dense and lexical signals. " * 60]  # past 256 tokens
+
+
+@pytest.fixture(scope="module")
+def torch_fp32() -> Encoder:
+    return load_encoder(bf16=False, runtime="torch")
+
+
+@pytest.mark.parametrize("runtime, bf16", [("openvino", False), ("openvino", True), ("onnx", None)],
+                         ids=["openvino-fp32", "openvino-bf16", "onnx-fp32"])
+def test_every_runtime_keeps_the_models_vectors(torch_fp32: Encoder, runtime: str, bf16: bool | None) -> None:
+    """Each inference runtime, on this host, within cosine 0.999 (and within its numerics' own
+    bound) of torch fp32 on 300 real abstracts and the texts that break tokenisers."""
+    encoder = load_encoder(runtime=runtime, bf16=bf16)
+    assert encoder.runtime == runtime and (encoder.model_id, encoder.dim) == (torch_fp32.model_id, torch_fp32.dim)
+    texts = _real_abstracts() + HARD_TEXTS
+    ours, theirs = encoder.embed(texts), torch_fp32.embed(texts)
     assert ours.dtype == np.float32 and np.allclose(np.linalg.norm(ours, axis=1), 1.0, atol=1e-4)
-    # The bound is that of the less exact side: the index encoder's numerics (bf16 or fp32).
-    bound = min(queries.min_cosine_to_float32, forced_encoder.min_cosine_to_float32)
-    assert np.einsum("ij,ij->i", ours, theirs).min() > bound
-    # Anything but a plain BERT folder goes to sentence-transformers.
-    assert not NumpyBertEncoder.supports(tmp_path)
-    # A server's start does not wait for torch: a process that embeds a query never imports it.
-    check = ("import sys; from models import load_query_encoder; load_query_encoder().embed(['x']); "
-             "print('torch' in sys.modules)")
+    cosine = np.einsum("ij,ij->i", ours, theirs)
+    assert cosine.min() > max(0.999, encoder.min_cosine_to_float32), (encoder.numerics, cosine.min())
+
+
+def test_the_runtime_is_chosen_per_model_and_can_be_forced(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from models import encoder_settings, resolve_model_path
+    from models.loading import choose_runtime
+
+    default = resolve_model_path(None)[1]
+    assert choose_runtime(default) == "openvino" and choose_runtime(default, device="cuda") == "torch"
+    assert choose_runtime(str(tmp_path)) == "torch"  # not an exportable sentence-transformers folder
+    with pytest.raises(UnknownModel, match="cannot run on ONNX Runtime or OpenVINO.*--runtime torch"):
+        load_encoder(str(tmp_path), runtime="openvino")
+    monkeypatch.setenv("PAPERLENS_RUNTIME", "onnx")
+    assert encoder_settings().runtime == "onnx"
+    monkeypatch.setenv("PAPERLENS_RUNTIME", "tensorflow")
+    with pytest.raises(UnknownModel, match="PAPERLENS_RUNTIME"):
+        encoder_settings()
+
+
+def test_the_export_is_made_once_and_the_query_encoder_never_imports_torch(tmp_path: Path) -> None:
+    """A server's start does not wait for torch: with the export in the cache (made here, as
+    `paperlens index` makes it), a process that loads the query encoder and embeds never imports it."""
+    from models import encoder_settings, load_query_encoder, resolve_model_path
+    from models.export import exported_model, model_hash
+
+    model = resolve_model_path(None)[1]
+    folder = exported_model(model, tmp_path)
+    assert folder.name == model_hash(model)
+    assert sorted(p.name for p in folder.iterdir()) == ["export.json", "model.onnx", "openvino.bin",
+                                                        "openvino.xml", "tokenizer.json"]
+    assert [p.name for p in tmp_path.iterdir()] == [folder.name]  # no staging folder left behind
+    assert exported_model(model, tmp_path) == folder
+    assert load_query_encoder(settings=encoder_settings(encoder_cache=tmp_path)).runtime == "openvino"
+    check = ("import sys; from models import encoder_settings, load_query_encoder; "
+             f"load_query_encoder(settings=encoder_settings(encoder_cache={str(tmp_path)!r})).embed(['x']); "
+             "print(sorted(m for m in ('torch', 'transformers', 'sentence_transformers') if m in sys.modules))")
     result = subprocess.run([sys.executable, "-c", check], capture_output=True, text=True, timeout=300,
                             cwd=Path(__file__).parents[1])
-    assert result.stdout.strip() == "False", result.stderr[-2000:]
+    assert result.stdout.strip() == "[]", result.stderr[-2000:]
 
 
 QUERIES = ["speculative decoding with a draft model", "differential privacy", "3D gaussian splatting",
@@ -127,7 +174,7 @@ QUERIES = ["speculative decoding with a draft model", "differential privacy", "3
 
 def test_a_query_embedded_by_the_server_finds_what_the_indexers_encoder_finds(forced_encoder: Encoder,
                                                                                tmp_path: Path) -> None:
-    """What a user notices of the numerics: the server's query encoder (NumPy, fp32) and the
+    """What a user notices of the numerics: the server's query encoder (OpenVINO) and the
     index's encoder (fp32 or bf16) give the same top 10 over an index built by that encoder. Two
     papers may trade places only where their scores are closer than the two query vectors differ
     (a paper's score moves by at most |a - b|, so a swap needs a gap under 2 |a - b|)."""
@@ -138,8 +185,10 @@ def test_a_query_embedded_by_the_server_finds_what_the_indexers_encoder_finds(fo
 
     build_index([str(SEED_PAPERS)], tmp_path / "index", forced_encoder, progress=False)
     index = PaperIndex.load(tmp_path / "index")
-    server, indexer = load_query_encoder().embed(QUERIES), forced_encoder.embed(QUERIES)
-    assert np.einsum("ij,ij->i", server, indexer).min() > forced_encoder.min_cosine_to_float32
+    query_encoder = load_query_encoder()
+    server, indexer = query_encoder.embed(QUERIES), forced_encoder.embed(QUERIES)
+    bound = min(query_encoder.min_cosine_to_float32, forced_encoder.min_cosine_to_float32)
+    assert np.einsum("ij,ij->i", server, indexer).min() > bound
     same = 0
     for query, a, b in zip(QUERIES, server, indexer):
         ours = [hit.row for hit in ranking.search(index, query, a, 10, mode=ranking.SearchMode.semantic)]

@@ -193,6 +193,10 @@ def test_paper_ids_with_slashes_and_dots_round_trip(tmp_path, encoder) -> None:
 def test_health_reports_papers_and_model(client: TestClient, engine: ServedIndex) -> None:
     body = client.get("/health").json()
     assert body["status"] == "ok" and body["papers"] == len(engine.index) and body["model"] == "all-MiniLM-L6-v2"
+    # Which runtime embedded the papers (recorded in the index at build time) and embeds the queries.
+    assert body["encoder"] == {"papers_runtime": engine.index.manifest.encoder["runtime"],
+                               "papers_numerics": engine.index.manifest.encoder["numerics"],
+                               "queries_runtime": engine.encoder.runtime, "queries_numerics": engine.encoder.numerics}
 
 
 def test_503_before_the_index_is_loaded(tmp_path) -> None:

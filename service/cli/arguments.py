@@ -4,9 +4,23 @@ from __future__ import annotations
 
 import argparse
 
+from models.loading import RUNTIMES
 from service.schemas import MAX_K
 
 EXIT_BAD_INPUT = 2
+
+
+def add_runtime_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--runtime", choices=RUNTIMES, default=None,
+                        help="inference runtime for the encoder (PAPERLENS_RUNTIME; default auto: OpenVINO where the "
+                        "model allows, bf16 on CPUs with AMX or AVX-512 BF16; torch otherwise)")
+
+
+def encoder_settings_from(args: argparse.Namespace):
+    """PAPERLENS_BF16 / _RUNTIME / _ENCODER_CACHE, with --runtime over the variable."""
+    from models import encoder_settings
+
+    return encoder_settings(**({"runtime": args.runtime} if args.runtime else {}))
 
 
 def positive(value: str) -> int:

@@ -13,7 +13,7 @@ import time
 from indexer.errors import PaperlensError, UnknownPaper
 from indexer.readers import FORMATS
 from models import DEFAULT_MODEL
-from service.cli.arguments import EXIT_BAD_INPUT, add_ray_option
+from service.cli.arguments import EXIT_BAD_INPUT, add_ray_option, add_runtime_option, encoder_settings_from
 
 
 def add_commands(commands: argparse._SubParsersAction) -> None:
@@ -27,6 +27,7 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
     index.add_argument("--update", action="store_true", help="add or replace these papers in the existing index")
     index.add_argument("--batch-size", type=int, default=64)
     index.add_argument("--no-progress", action="store_true")
+    add_runtime_option(index)
     add_ray_option(index, "embed", "--ray-actors", "encoder actors on the cluster (default: one per GPU, else one "
                    "per CPU)")
     index.set_defaults(run=_index)
@@ -49,12 +50,10 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
 
 
 def _index(args: argparse.Namespace) -> int:
-    from models import encoder_settings
-
     progress = False if args.no_progress else None
-    bf16 = encoder_settings().bf16
+    settings = encoder_settings_from(args)
     if args.ray:
-        return _index_on_cluster(args, progress, bf16)
+        return _index_on_cluster(args, progress, settings.bf16)
     if args.ray_actors:
         raise PaperlensError("--ray-actors needs --ray ADDRESS")
     from functools import partial
@@ -63,7 +62,8 @@ def _index(args: argparse.Namespace) -> int:
     from models import load_encoder
 
     # loaded after the sources are read, so a bad source fails before the model loads
-    encoder = partial(load_encoder, args.model, batch_size=args.batch_size, bf16=bf16)
+    encoder = partial(load_encoder, args.model, batch_size=args.batch_size, bf16=settings.bf16,
+                      runtime=settings.runtime, cache=settings.encoder_cache)
     summary = build_index(args.sources, args.index, encoder, format=args.format, update=args.update,
                           progress=progress)
     print(summary.line())

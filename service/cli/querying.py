@@ -14,7 +14,7 @@ import sys
 from pathlib import Path
 
 from indexer.errors import PaperlensError
-from service.cli.arguments import add_ray_option, list_size
+from service.cli.arguments import add_ray_option, add_runtime_option, list_size
 from service.schemas import MAX_K
 
 
@@ -29,6 +29,7 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
                        "(PAPERLENS_USERS; default: users.sqlite in the index folder)")
     add_ray_option(serve, "serve with Ray Serve", "--replicas", "Ray Serve replicas, each with the whole index "
                    "(with --ray; PAPERLENS_REPLICAS, default 1)")
+    add_runtime_option(serve)
     serve.set_defaults(run=_serve)
 
     search = commands.add_parser("search", help="papers for a natural-language query")
@@ -69,7 +70,8 @@ def _serve(args: argparse.Namespace) -> int:
     from service.users import open_user_store
 
     manifest = read_manifest(args.index)  # fail here, with one line, rather than serve 503 forever
-    flags = {"host": args.host, "port": args.port, "users": args.users, "replicas": args.replicas}
+    flags = {"host": args.host, "port": args.port, "users": args.users, "replicas": args.replicas,
+             "runtime": args.runtime}
     given = {name: value for name, value in flags.items() if value is not None}
     settings = load_settings(index_dir=args.index, **given)
     settings = settings.model_copy(update={"allowed_hosts": served_hosts(settings.allowed_hosts, settings.host)})

@@ -15,7 +15,9 @@ def health(served: Served) -> Health:
     """`ok` once the index is loaded (503 before, with Retry-After)."""
     manifest = served.index.manifest
     return Health(status="ok", papers=served.index.live_count, model=manifest.model, dim=manifest.dim,
-                  index=manifest.dense.__dict__, built_at=manifest.built_at)
+                  index=manifest.dense.__dict__, built_at=manifest.built_at,
+                  encoder={**{f"papers_{key}": value for key, value in manifest.encoder.items()},
+                           "queries_runtime": served.encoder.runtime, "queries_numerics": served.encoder.numerics})
 
 
 @router.get("/ready", response_model=Health)
