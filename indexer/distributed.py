@@ -105,7 +105,10 @@ class PaperEncoder:
     the titles of each batch of papers it is given."""
 
     def __init__(self, model: str | None, batch_size: int, device: str = "cpu", bf16: bool | None = None) -> None:
-        self._encoder = load_encoder(model, batch_size=batch_size, device=device, bf16=bf16)
+        # The runtime is chosen as on one machine (OpenVINO on a CPU node, torch on a GPU); a CPU actor
+        # holds one CPU of the node, so its runtime runs one thread.
+        self._encoder = load_encoder(model, batch_size=batch_size, device=device, bf16=bf16,
+                                     threads=1 if device == "cpu" else 0)
 
     def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         return {

@@ -67,9 +67,11 @@ def title_queries(corpus: Path | str, sample: int = 1000, seed: int = 13) -> Dat
 
 
 def cached_index(dataset: Dataset, encoder: Encoder, cache: Path) -> PaperIndex:
-    """The dataset's corpus indexed with `encoder`, rebuilt only when the corpus or model changes."""
+    """The dataset's corpus indexed with `encoder`, rebuilt only when the corpus, the model or its
+    runtime and numerics change."""
     stat = dataset.corpus.stat()
-    identity = f"{dataset.corpus.resolve()}|{stat.st_size}|{stat.st_mtime_ns}|{encoder.model_id}"
+    identity = (f"{dataset.corpus.resolve()}|{stat.st_size}|{stat.st_mtime_ns}|{encoder.model_id}|{encoder.runtime}|"
+                f"{encoder.numerics}")
     key = hashlib.sha1(identity.encode()).hexdigest()[:12]
     folder = cache / f"{dataset.name}-{key}"
     if not (folder / "CURRENT").exists():
