@@ -72,10 +72,19 @@ def exported_model(folder: Path | str, cache: Path | str | None = None) -> Path:
     target = Path(cache or default_cache()) / model_hash(folder)
     if (target / "export.json").is_file():
         return target
-    target.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{target.name[:12]}-", dir=target.parent))
     try:
-        _export(folder, staging)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(prefix=f".{target.name[:12]}-", dir=target.parent))
+    except OSError as error:
+        raise UnknownModel(f"cannot keep the exported model in {target.parent} ({error.strerror or error}): set "
+                           "PAPERLENS_ENCODER_CACHE to a writable folder, or use --runtime torch") from None
+    try:
+        try:
+            _export(folder, staging)
+        except Exception as error:  # the exporters raise many kinds for a model they cannot take
+            first_line = (str(error).strip().splitlines() or [type(error).__name__])[0]
+            raise UnknownModel(f"exporting {folder} for ONNX Runtime and OpenVINO failed: {first_line}; "
+                               "use --runtime torch") from error
         try:
             os.rename(staging, target)
         except OSError:  # another process exported it meanwhile: theirs is as good

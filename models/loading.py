@@ -11,6 +11,7 @@ handed down; nothing here reads the environment.
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 from typing import Literal
 
@@ -121,7 +122,13 @@ def load_encoder(name_or_path: str | None = None, batch_size: int = 64, device: 
         return SentenceTransformerEncoder(model_id, path, batch_size=batch_size, device=device, bf16=bf16)
     from models.export import exported_model
 
-    folder = exported_model(path, cache)
+    try:
+        folder = exported_model(path, cache)
+    except UnknownModel as error:
+        if runtime != "auto":
+            raise
+        logging.getLogger("paperlens").warning("%s; embedding with torch instead", error)
+        return load_encoder(name_or_path, batch_size, device, bf16, "torch")  # auto: torch takes any model
     if chosen == "onnx":
         from models.onnx_encoder import OnnxEncoder
 

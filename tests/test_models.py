@@ -145,6 +145,16 @@ def test_the_runtime_is_chosen_per_model_and_can_be_forced(tmp_path: Path, monke
         encoder_settings()
 
 
+def test_an_export_that_cannot_be_kept_is_a_clear_error_or_torch(tmp_path: Path) -> None:
+    """A cache folder that cannot be written (here: below a file) names the folder when a runtime
+    was asked for; `auto` embeds with torch instead, the same vectors."""
+    (tmp_path / "a-file").write_text("not a folder")
+    cache = tmp_path / "a-file" / "encoders"
+    with pytest.raises(UnknownModel, match="cannot keep the exported model in .*a-file.*PAPERLENS_ENCODER_CACHE"):
+        load_encoder(runtime="openvino", cache=cache)
+    assert load_encoder(cache=cache, bf16=False).runtime == "torch"
+
+
 def test_the_export_is_made_once_and_the_query_encoder_never_imports_torch(tmp_path: Path) -> None:
     """A server's start does not wait for torch: with the export in the cache (made here, as
     `paperlens index` makes it), a process that loads the query encoder and embeds never imports it."""
