@@ -135,7 +135,10 @@ def load_encoder(name_or_path: str | None = None, batch_size: int = 64, device: 
         return OnnxEncoder(model_id, folder, batch_size=batch_size, threads=threads)
     from models.openvino_encoder import OpenVINOEncoder
 
-    return OpenVINOEncoder(model_id, folder, batch_size=batch_size, bf16=bf16, threads=threads)
+    # OpenVINO gets the bf16 hint only where the CPU has the units: emulated bf16 is never faster, and
+    # PAPERLENS_BF16=1 is there to test torch's emulated path, not to slow a runtime down.
+    return OpenVINOEncoder(model_id, folder, batch_size=batch_size, bf16=bf16 and this_host().fast_bf16,
+                           threads=threads)
 
 
 def load_query_encoder(name_or_path: str | None = None, batch_size: int = 8,
