@@ -147,6 +147,6 @@ def load_query_encoder(name_or_path: str | None = None, batch_size: int = 8,
     server answers requests side by side, and batches concurrent queries: 8 length-sorted texts).
     With OpenVINO or ONNX Runtime from an export already made (`paperlens index` makes it), a
     server's start never imports torch, transformers or sentence-transformers."""
-    settings = settings or EncoderSettings.model_construct(bf16=None, runtime="auto", encoder_cache=None)
+    settings = settings or EncoderSettings.model_construct()  # the defaults, not the environment
     return load_encoder(name_or_path, batch_size=batch_size, bf16=settings.bf16, runtime=settings.runtime,
                         threads=1, cache=settings.encoder_cache)

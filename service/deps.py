@@ -48,7 +48,7 @@ async def get_served(request: Request) -> ServedIndex:
     return state.served.current()
 
 
-async def get_operations(request: Request) -> IndexWriter:
+async def get_writer(request: Request) -> IndexWriter:
     """The index writer; 503 while the index loads."""
     writer = state_of(request).writer
     if writer is None:
@@ -79,7 +79,7 @@ async def get_filters(
 
 
 Served = Annotated[ServedIndex, Depends(get_served)]
-Writer = Annotated[IndexWriter, Depends(get_operations)]
+Writer = Annotated[IndexWriter, Depends(get_writer)]
 State = Annotated[ServiceState, Depends(get_state)]
 AppSettings = Annotated[Settings, Depends(get_settings)]
 Users = Annotated[UserStore, Depends(get_users)]

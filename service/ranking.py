@@ -110,13 +110,14 @@ def recommend_ids(index: PaperIndex, liked_ids: list[str], disliked_ids: list[st
     """`recommend` from paper ids, the one way every caller turns ids into rows: (hits, the given
     ids not in the index, once each). A paper both liked and disliked counts as liked; `exclude_ids`
     (seen papers) are never returned. Raises NoKnownLikes when no liked id is in the index."""
-    liked, _ = index.rows_of(liked_ids)
+    liked, unknown = index.rows_of(liked_ids)
     if not liked:
-        raise NoKnownLikes(list(dict.fromkeys(liked_ids)))
+        raise NoKnownLikes(unknown)
     liked_rows = set(liked)
-    disliked = [row for row in index.rows_of(disliked_ids)[0] if row not in liked_rows]
-    candidates = None if candidate_ids is None else index.rows_of(candidate_ids)[0]
-    _, unknown = index.rows_of([*liked_ids, *disliked_ids, *(candidate_ids or [])])
+    disliked, unknown_disliked = index.rows_of(disliked_ids)
+    disliked = [row for row in disliked if row not in liked_rows]
+    candidates, unknown_candidates = index.rows_of(candidate_ids) if candidate_ids is not None else (None, [])
+    unknown = list(dict.fromkeys([*unknown, *unknown_disliked, *unknown_candidates]))
     excluded = set(index.rows_of(list(exclude_ids))[0])
     hits = recommend(index, liked, disliked, k, offset, filters.with_excluded(excluded) if excluded else filters,
                      candidates, diversity=diversity, recency_half_life=recency_half_life)

@@ -51,7 +51,7 @@ async def add_papers(writer: Writer, settings: AppSettings, body: Any = Body(
 @router.delete("/papers/{paper_id:path}")
 def delete_paper(writer: Writer, served: Served, paper_id: str) -> dict:
     """Removes one paper: no call returns it once this is answered."""
-    row_or_404(served.current(), paper_id)
+    row_or_404(served, paper_id)  # the newest snapshot: Served is pinned to it
     summary = writer.delete([paper_id])
     return {"deleted": paper_id, "papers": summary.papers}
 
