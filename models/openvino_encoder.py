@@ -7,6 +7,7 @@ on one core (benchmarks/encoder_speed.py). Imports neither torch nor transformer
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 
 import numpy as np
@@ -27,9 +28,15 @@ class OpenVINOEncoder(PooledTransformer):
             config["INFERENCE_NUM_THREADS"] = threads
         self._model = openvino.Core().compile_model(str(Path(folder) / "openvino.xml"), "CPU", config)
         self._names = [port.get_any_name() for port in self._model.inputs]
+        self._requests = threading.local()
         # What the plugin really runs in: it keeps f32 on a CPU without bf16 units, whatever the hint.
         precision = self._model.get_property("INFERENCE_PRECISION_HINT")
         self.numerics = "bfloat16 (OpenVINO)" if precision == openvino.Type.bf16 else "float32 (OpenVINO)"
 
     def hidden_states(self, feed: dict[str, np.ndarray]) -> np.ndarray:
-        return self._model([feed[name] for name in self._names])[0]
+        # A compiled model's own call shares one infer request, which two threads must not use at once
+        # (a server embeds queries on its batcher thread while a write embeds papers): one per thread.
+        request = getattr(self._requests, "request", None)
+        if request is None:
+            request = self._requests.request = self._model.create_infer_request()
+        return request.infer([feed[name] for name in self._names])[0]

@@ -217,3 +217,32 @@ def test_the_device_is_torchs_and_cpu_vectors_are_the_default_ones(encoder: Enco
 
 def _seed_records() -> list[dict]:
     return [json.loads(line) for line in SEED_PAPERS.read_text(encoding="utf-8").splitlines()]
+
+
+def test_a_runtime_encoder_embeds_from_several_threads_at_once() -> None:
+    """A server embeds queries on its batcher thread while a write embeds papers on another: texts of
+    different lengths at once must each get their own vectors (one shared OpenVINO infer request
+    once mixed one thread's outputs with another's inputs)."""
+    import threading
+
+    from models import load_query_encoder
+
+    encoder = load_query_encoder()
+    texts = [["graph neural networks"], ["lattice defects " * 40, "a short one"], ["speculative decoding " * 10]]
+    expected = [encoder.embed(batch) for batch in texts]
+    problems: list[str] = []
+
+    def embed(number: int) -> None:
+        for _ in range(40):
+            try:
+                if not np.allclose(encoder.embed(texts[number]), expected[number], atol=1e-3):
+                    problems.append(f"thread {number}: other vectors")
+            except ValueError as error:
+                problems.append(f"thread {number}: {error}")
+
+    threads = [threading.Thread(target=embed, args=(number,)) for number in range(len(texts))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert problems == []
