@@ -5,7 +5,9 @@ BIN    := $(VENV)/bin
 INDEX  ?= var/index
 HOST   ?= 127.0.0.1
 PORT   ?= 8000
-CORPUS := data/daily-papers-seed.txt data/arxiv-cs-recent-5000.jsonl.gz
+# The bundled corpus with the default model's vectors (data/README.md: how it is made from the sources),
+# so that the first `make run` embeds nothing.
+CORPUS := data/bundled-papers.parquet
 EVAL   ?= ../shared/data/eval
 
 .PHONY: run index test bench eval lint clean

@@ -17,9 +17,10 @@ from indexer.checkpoints import EmbeddingCheckpoints
 from indexer.dense import EXACT_LIMIT
 from indexer.errors import IndexNotFound, ModelMismatch
 from indexer.papers import Paper, embedding_texts, embeds_alike
-from indexer.readers import read_papers
+from indexer.readers import Skipped, read_papers
 from indexer.live import load_live
 from indexer.store import JournalPosition, embedding_checkpoints, journal_end, write_generation
+from indexer.vectors import GivenVectors, VectorOptions, read_given
 from models import Encoder
 
 # (text vectors, title vectors) of the papers, in their order; called with a progress callback
@@ -41,30 +42,46 @@ class BuildSummary:
     embedded: int = 0  # papers whose text was embedded in this run
     reused: int = 0  # papers whose vectors came unchanged from the existing index (--update)
     resumed: int = 0  # papers whose vectors came from the checkpoints of an interrupted build
+    given: int = 0  # papers whose vectors came with the sources (a column or a .npy file)
     papers: int = 0  # papers in the index now
     seconds: float = 0.0
     embed_seconds: float = 0.0
     dense: dict = field(default_factory=dict)
+    # library entries left out (not papers) or kept under their key (an id another entry held)
+    skipped: list[Skipped] = field(default_factory=list)
 
     def line(self) -> str:
-        rate = self.embedded / self.embed_seconds if self.embed_seconds > 0 else 0.0
+        rate = f" at {self.embedded / self.embed_seconds:.0f} papers/s" if self.embedded and self.embed_seconds else ""
         return (
             f"indexed {self.papers} papers into {self.index_dir} in {self.seconds:.1f}s "
-            f"({self.read} records read, {self.replaced} repeated ids replaced, {self.embedded} embedded "
-            f"at {rate:.0f} papers/s, {self.reused} reused{self._resumed_part()}; "
-            f"dense index: {self.dense.get('type')})"
+            f"({self.read} records read, {self.replaced} repeated ids replaced, {self.embedded} embedded{rate}, "
+            f"{self.given} with vectors given, {self.reused} reused{self._resumed_part()}; "
+            f"dense index: {self.dense.get('type')}){self._skipped_part()}"
         )
+
+    def _skipped_part(self) -> str:
+        left_out = sum(1 for entry in self.skipped if entry.kept_as is None)
+        kept = len(self.skipped) - left_out
+        if not self.skipped:
+            return ""
+        return f"; library entries: {left_out} skipped (not papers), {kept} kept under their own key, listed below"
+
+    def skipped_lines(self) -> list[str]:
+        """One line per skipped entry: where it is, its key, and why."""
+        return [f"  {entry.path}:{entry.line}: {entry.key or '(no key)'}: {entry.reason}" for entry in self.skipped]
 
     def _resumed_part(self) -> str:
         return f", {self.resumed} resumed from an interrupted build" if self.resumed else ""
 
 
-def read_sources(sources: Sequence[str], format: str | None = None) -> tuple[dict[str, Paper], int, int]:
-    """All papers of all sources by id (a repeated id replaces the earlier record, keeping its place)."""
+def read_sources(sources: Sequence[str], format: str | None = None,
+                 skipped: list[Skipped] | None = None) -> tuple[dict[str, Paper], int, int]:
+    """All papers of all sources by id (a repeated id replaces the earlier record, keeping its place).
+    With `skipped`, a library's entries that are not papers are listed there, not raised."""
     papers: dict[str, Paper] = {}
     read = replaced = 0
     for source in sources:
-        for paper in read_papers(str(source), format):
+        for paper in read_papers(str(source), format, skipped):
             read += 1
             if paper.id in papers:
                 replaced += 1
@@ -82,6 +99,8 @@ def build_index(
     exact_limit: int = EXACT_LIMIT,
     embed: PaperEmbedder | None = None,
     chunk_papers: int | None = None,
+    vectors: VectorOptions | None = None,
+    strict: bool = True,
 ) -> BuildSummary:
     """Reads every source first (so bad input fails before anything is written), embeds what is
     new, and writes a new generation atomically. With `update`, the given papers are added to or
@@ -91,12 +110,19 @@ def build_index(
 
     Embedding goes chunk by chunk (`chunk_papers`; CHUNK_PAPERS here, one chunk for an `embed`
     unless given), each checkpointed in the index folder: a build that is interrupted and run
-    again embeds only the chunks it had not finished. The checkpoints go once the index is written."""
+    again embeds only the chunks it had not finished. The checkpoints go once the index is written.
+
+    Vectors the sources give (`vectors`; by default an `embedding` column where a source has one)
+    are checked, and a sample compared with the model's own, before anything else happens. Not
+    `strict`, a library's entries that are not papers are skipped and listed in the summary."""
     started = time.perf_counter()
     summary = BuildSummary(index_dir=str(index_dir))
-    incoming, summary.read, summary.replaced = read_sources(sources, format)
+    lenient = {} if strict else {"skipped": summary.skipped}
+    incoming, summary.read, summary.replaced = read_sources(sources, format, **lenient)
+    given = read_given(sources, format, vectors)
     if not hasattr(encoder, "model_id"):  # a loader: the model loads once the input is known to be good
         encoder = encoder()
+    given.check_model(encoder, incoming)
     # Changes appended to the live journal after this point are carried into the new generation.
     position = journal_end(index_dir)
     papers, old_vectors = list(incoming.values()), {}
@@ -104,10 +130,13 @@ def build_index(
         papers, old_vectors, position = _merge_with_existing(index_dir, incoming, encoder, position)
     checkpoints = EmbeddingCheckpoints(embedding_checkpoints(index_dir), encoder.model_id, encoder.dim)
     chunk = chunk_papers or (CHUNK_PAPERS if embed is None else None)
-    embedding = _embed_missing(papers, old_vectors, encoder, progress, embed, checkpoints, chunk)
+    known = {**old_vectors, **given.with_titles(incoming, encoder)}
+    embedding = _embed_missing(papers, known, encoder, progress, embed, checkpoints, chunk)
+    _apply_given_titles(papers, given, embedding)
     vectors, title_vectors = embedding.vectors, embedding.title_vectors
     summary.embedded, summary.resumed, summary.embed_seconds = embedding.embedded, embedding.resumed, embedding.seconds
-    summary.reused = len(papers) - summary.embedded - summary.resumed
+    summary.given = given.text_count()
+    summary.reused = len(papers) - summary.embedded - summary.resumed - summary.given
     manifest = write_generation(index_dir, papers, vectors, title_vectors, model=encoder.model_id, dim=encoder.dim,
                                 sources=[str(s) for s in sources], started=started, exact_limit=exact_limit,
                                 carry_from=position,
@@ -141,6 +170,14 @@ def _merge_with_existing(index_dir: Path | str, incoming: dict[str, Paper], enco
             reusable[paper.id] = (existing.vectors[row], existing.title_vectors[row])
     merged.update(incoming)
     return list(merged.values()), reusable, position
+
+
+def _apply_given_titles(papers: list[Paper], given: GivenVectors, embedding: "_Embedding") -> None:
+    """Title vectors given for papers whose text was embedded."""
+    for row, paper in enumerate(papers):
+        item = given.get(paper.id)
+        if item is not None and item.vector is None:
+            embedding.title_vectors[row] = item.title
 
 
 def embed_papers(encoder: Encoder, papers: list[Paper],

@@ -20,6 +20,7 @@ import numpy as np
 import pyarrow as pa
 
 from indexer.build import BuildSummary, build_index
+from indexer.vectors import VectorOptions
 from indexer.errors import PaperlensError
 from indexer.papers import Paper, embedding_texts
 from models import load_encoder
@@ -214,15 +215,17 @@ def build_index_on_cluster(
     batch_size: int = 64,
     progress: bool | None = None,
     bf16: bool | None = None,
+    vectors: VectorOptions | None = None,
+    strict: bool = True,
 ) -> tuple[BuildSummary, ActorPool]:
     """`build_index` with the embedding done by the Ray cluster at `address`; also the actor pool
     that embedded. `bf16` is the actors' CPU numerics (load_encoder's; None: each node decides)."""
     connect(address)
     pool = plan_pool(actors)
     # The driver's copy of the model names it and its dimension in the manifest (and checks an
-    # --update against the index); it embeds nothing.
+    # --update against the index) and checks given vectors on a sample; it embeds nothing else.
     encoder = load_encoder(model, batch_size=batch_size)
     embedding = ClusterEmbedding(model, pool, batch_size, bf16)
     summary = build_index(sources, index_dir, encoder, format=format, update=update, progress=progress,
-                          embed=embedding)
+                          embed=embedding, vectors=vectors, strict=strict)
     return summary, embedding.used or pool

@@ -1,4 +1,9 @@
-"""Matching a reader's existing library (BibTeX export, list of arXiv ids or DOIs) to indexed papers."""
+"""Matching a reader's existing library to indexed papers: a reference manager's export (BibTeX, RIS or
+CSL-JSON, told apart by content) or a list of arXiv ids or DOIs.
+
+Owns `match_library`, `match_identifiers`, `ImportResult` (what matched, what did not with its key,
+line and title, and the entries the file's reader skipped) and the per-snapshot lookup behind them.
+"""
 
 from __future__ import annotations
 
@@ -6,13 +11,17 @@ import re
 import tempfile
 import threading
 import weakref
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from indexer.errors import BadRecord
 from indexer.paper_index import PaperIndex
 from indexer.papers import Paper
-from indexer.readers import read_papers
+from indexer.readers.bibtex import bibtex_entries
+from indexer.readers.csl import csl_entries, looks_like_csl
+from indexer.readers.entries import PaperEntry, Skipped
+from indexer.readers.ris import looks_like_ris, ris_entries
 
 _ARXIV_ID = re.compile(r"(?:arxiv[:/ ]|abs/|pdf/)?\s*(\d{4}\.\d{4,5}|[a-z-]+(?:\.[A-Z]{2})?/\d{7})"
                        r"(?:v\d+)?(?:\.pdf)?$", re.I)
@@ -23,10 +32,26 @@ _LOOKUPS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # index snaps
 _LOOKUPS_LOCK = threading.Lock()
 
 
+# The library formats by the name an upload is given in messages, and how each is read.
+_LIBRARY_READERS: dict[str, Callable[[str, list[Skipped]], Iterator[PaperEntry]]] = {
+    "library.json": csl_entries, "library.ris": ris_entries, "library.bib": bibtex_entries}
+
+
+@dataclass
+class LibraryEntry:
+    """A library entry that is a paper but not in the index: enough for a user to find it in their file."""
+
+    key: str
+    line: int
+    title: str
+
+
 @dataclass
 class ImportResult:
     matched: list[str] = field(default_factory=list)  # indexed paper ids, in library order
     unmatched: list[str] = field(default_factory=list)  # the library entries not found (title or id)
+    not_in_index: list[LibraryEntry] = field(default_factory=list)  # the file's entries among `unmatched`
+    skipped: list[Skipped] = field(default_factory=list)  # entries left out, and id conflicts (kept_as)
 
 
 def match_identifiers(index: PaperIndex, identifiers: list[str]) -> ImportResult:
@@ -39,20 +64,46 @@ def match_identifiers(index: PaperIndex, identifiers: list[str]) -> ImportResult
     return result
 
 
-def match_bibtex(index: PaperIndex, content: bytes) -> ImportResult:
-    """Entries matched by DOI, then arXiv id, then normalised title. Raises BadRecord for a file
-    that is not BibTeX."""
+def library_name(content: bytes) -> str:
+    """The name an uploaded library goes by in messages, from its content: `library.json` (CSL-JSON),
+    `library.ris` or `library.bib` (anything else is read as BibTeX)."""
+    head = content[:65536].decode("utf-8", errors="replace").lstrip("\ufeff")
+    if looks_like_csl(head):
+        return "library.json"
+    return "library.ris" if looks_like_ris(head) else "library.bib"
+
+
+def is_csl_json(content: bytes) -> bool:
+    """Whether an upload that starts with `[` is a CSL-JSON library rather than a list of ids."""
+    return library_name(content) == "library.json"
+
+
+def match_library(index: PaperIndex, content: bytes) -> ImportResult:
+    """A BibTeX, RIS or CSL-JSON export's entries matched by DOI, then arXiv id, then normalised
+    title. Entries that are not papers are skipped and listed, not refused; raises BadRecord (naming
+    `library_name`'s name and the line) for a file that cannot be read on, or holds no entries."""
+    name = library_name(content)
+    skipped: list[Skipped] = []
     with tempfile.TemporaryDirectory() as folder:
-        path = Path(folder) / "library.bib"
+        path = Path(folder) / name
         path.write_bytes(content)
-        entries = list(read_papers(str(path), "bibtex"))
-    if not entries and content.strip():
-        raise BadRecord("library.bib", None, "no BibTeX entries found")
+        try:
+            entries = list(_LIBRARY_READERS[name](str(path), skipped))
+        except BadRecord as error:
+            raise BadRecord(name, error.line, error.reason) from None
+    if not entries and not skipped and content.strip():
+        raise BadRecord(name, None, "no BibTeX, RIS or CSL-JSON entries found")
     lookup = _Lookup.of(index)
-    result = ImportResult()
+    result = ImportResult(skipped=[replace(entry, path=name) for entry in skipped])
     for entry in entries:
-        _record(result, index, lookup.by_entry(entry), entry.title)
+        row = lookup.by_entry(entry.paper)
+        _record(result, index, row, entry.paper.title)
+        if row is None:
+            result.not_in_index.append(LibraryEntry(entry.key, entry.line, entry.paper.title))
     return result
+
+
+match_bibtex = match_library  # the name the import route calls it by until it moves to match_library
 
 
 def _record(result: ImportResult, index: PaperIndex, row: int | None, label: str) -> None:

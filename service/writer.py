@@ -14,6 +14,7 @@ import numpy as np
 from indexer.build import embed_papers
 from indexer.live import Upsert, compact
 from indexer.papers import Paper, embeds_alike
+from indexer.vectors import GivenVectors
 from service.served import ServedIndex
 
 log = logging.getLogger("paperlens")
@@ -24,6 +25,7 @@ class WriteSummary:
     added: int = 0
     replaced: int = 0
     embedded: int = 0  # papers whose text changed (or is new), so the model ran
+    given: int = 0  # papers whose vectors came with the records
     deleted: int = 0
     papers: int = 0  # papers in the index afterwards
 
@@ -41,15 +43,24 @@ class IndexWriter:
         self.last_compaction: float | None = None
         self._compacting = threading.Lock()
 
-    def upsert(self, papers: Sequence[Paper]) -> WriteSummary:
+    def upsert(self, papers: Sequence[Paper], given: GivenVectors | None = None) -> WriteSummary:
         """Adds or replaces papers; durable when it returns. Papers whose title and abstract are
-        unchanged keep their vectors (a metadata fix costs no embedding)."""
+        unchanged keep their vectors (a metadata fix costs no embedding); `given` vectors (checked
+        against the model on a sample first: ModelMismatch) are used as they are."""
         index = self.live.index
         summary = WriteSummary()
         unique = list({paper.id: paper for paper in papers}.values())
         changed = []
         vectors: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+        if given is not None and len(given):
+            given.check_model(self.served.encoder, {paper.id: paper for paper in unique})
+            vectors = given.with_titles({paper.id: paper for paper in unique}, self.served.encoder)
+            summary.given = len(vectors)
         for paper in unique:
+            if paper.id in vectors:
+                summary.replaced += paper.id in index
+                summary.added += paper.id not in index
+                continue
             if paper.id in index:
                 summary.replaced += 1
                 row = index.row_of(paper.id)
@@ -63,7 +74,8 @@ class IndexWriter:
         if changed:
             text_vectors, title_vectors = embed_papers(self.served.encoder, changed)
             for paper, vector, title_vector in zip(changed, text_vectors, title_vectors):
-                vectors[paper.id] = (vector, title_vector)
+                title = given.title_of(paper.id) if given is not None else None
+                vectors[paper.id] = (vector, title_vector if title is None else title)
         summary.embedded = len(changed)
         updated = self.live.apply(upserts=[Upsert(paper, *vectors[paper.id]) for paper in unique])
         summary.papers = updated.live_count

@@ -360,7 +360,7 @@ def test_snapshot_read_as_plain_jsonl_when_asked():
 def test_bibtex_entries():
     assert detect_format(str(BIBTEX)) == "bibtex"
     bert, attention, kpca, scale = read(BIBTEX)
-    assert bert.id == "10.18653/v1/N19-1423"
+    assert bert.id == "10.18653/v1/n19-1423" and bert.extra["doi"] == "10.18653/v1/N19-1423"  # ids: lower case
     assert bert.title == "BERT: Pre-training of Deep Bidirectional Transformers for Language Understanding"
     assert bert.authors == ["Jacob Devlin", "Ming-Wei Chang", "Kenton Lee", "Kristina Toutanova"]
     assert bert.published == "2019-06" and bert.categories == ["language models", "pre-training", "transformers"]

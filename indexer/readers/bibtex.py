@@ -1,7 +1,9 @@
 """BibTeX and biblatex files: entries, `@string` macros, `#` concatenation, nested braces.
 
-Owns `read_bibtex` (id: the doi, else the arXiv eprint, else the citation key) and
-`looks_like_bibtex`, the content test for files whose extension says nothing.
+Owns `read_bibtex` and `bibtex_entries` (id: the DOI in lower case, else the arXiv id (the eprint, or
+an arxiv.org url), else the citation key; entries that are not papers skipped or refused as
+`entries.LibraryEntries` says) and `looks_like_bibtex`, the content test for files whose extension
+says nothing.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from dataclasses import dataclass
 
 from indexer.errors import BadRecord
 from indexer.papers import Paper
+from indexer.readers.entries import LibraryEntries, PaperEntry, Skipped, arxiv_id_in, doi_in, library_id
 from indexer.readers.files import numbered_lines
 from indexer.readers.records import MONTHS, check_lengths, valid_date, web_url
 from indexer.readers.text import normalise_text, normalised_parts
@@ -209,25 +212,20 @@ def _bib_arxiv_id(fields: Mapping[str, str]) -> str | None:
     return None
 
 
-def _bib_doi(fields: Mapping[str, str]) -> str | None:
-    doi = normalise_text(fields.get("doi", ""))
-    doi = re.sub(r"^(?:https?://(?:dx\.)?doi\.org/|doi:)", "", doi, flags=re.IGNORECASE).strip()
-    return doi or None
-
-
 def _bib_paper(entry: _BibEntry, path: str) -> Paper:
     fields = entry.fields
     title = normalise_text(fields.get("title", "").replace("~", " "))
     if not title:
         raise BadRecord(path, entry.line, f"entry '{entry.key or '@' + entry.kind}' has no title")
-    doi, arxiv_id = _bib_doi(fields), _bib_arxiv_id(fields)
-    paper_id = doi or arxiv_id or entry.key
+    doi, given_url = doi_in(normalise_text(fields.get("doi", ""))), normalise_text(fields.get("url", ""))
+    arxiv_id = _bib_arxiv_id(fields) or arxiv_id_in(doi, given_url)
+    paper_id = library_id(doi, arxiv_id, entry.key)
     if not paper_id:
         raise BadRecord(path, entry.line, "entry has no citation key, doi or eprint to use as id")
     venue = normalise_text(fields.get("journal") or fields.get("booktitle") or "")
     extra = {"doi": doi, "arxiv_id": arxiv_id, "bibtex_key": entry.key or None, "venue": venue or None,
              "entry_type": entry.kind}
-    url = web_url(normalise_text(fields.get("url", ""))) or (
+    url = web_url(given_url) or (
         f"https://doi.org/{doi}" if doi else f"https://arxiv.org/abs/{arxiv_id}" if arxiv_id else None)
     return check_lengths(Paper(
         id=paper_id,
@@ -241,10 +239,22 @@ def _bib_paper(entry: _BibEntry, path: str) -> Paper:
     ), path, entry.line)
 
 
-def read_bibtex(path: str) -> Iterator[Paper]:
+def bibtex_entries(path: str, skipped: list[Skipped] | None = None) -> Iterator[PaperEntry]:
+    """The papers of a BibTeX file with their citation keys and first lines. A file that cannot be
+    read on (an unbalanced brace, a byte that is not UTF-8) raises BadRecord in either mode."""
     text = "".join(line for _, line in numbered_lines(path))
+    entries = LibraryEntries(path, skipped)
     for entry in _BibScanner(path, text).entries():
-        yield _bib_paper(entry, path)
+        admitted = entries.admit(entry.line, entry.key, lambda entry=entry: _bib_paper(entry, path))
+        if admitted is not None:
+            yield admitted
+
+
+def read_bibtex(path: str, skipped: list[Skipped] | None = None) -> Iterator[Paper]:
+    """The papers of a BibTeX file. With `skipped` a list, the entries that are not papers (no title)
+    or repeat a key are appended there and reading goes on; without, the first raises BadRecord."""
+    for entry in bibtex_entries(path, skipped):
+        yield entry.paper
 
 
 def looks_like_bibtex(head: str) -> bool:

@@ -37,6 +37,19 @@ def read_jsonl(path: str) -> Iterator[Paper]:
         yield paper_from_record(record, path, number)
 
 
+def json_columns(path: str, columns: tuple[str, ...]) -> Iterator[tuple[int, str, dict[str, Any]]]:
+    """(line, id, {column: value or None}) of every record, in the order `read_jsonl` yields papers."""
+    for number, record in _json_records(path):
+        yield number, record_id(record, path, number), {name: record.get(name) for name in columns}
+
+
+def first_record_fields(path: str) -> set[str]:
+    """The field names of the first record (empty when there is none or it is not an object)."""
+    for _, record in _json_records(path):
+        return set(record)
+    return set()
+
+
 def _is_arxiv_snapshot(record: Mapping[str, Any]) -> bool:
     return ("versions" in record or "update_date" in record) and "published" not in record
 

@@ -10,6 +10,7 @@ Imports only `text` among the reader modules.
 from __future__ import annotations
 
 import datetime as dt
+import json
 import math
 import re
 from collections.abc import Callable, Mapping
@@ -178,9 +179,37 @@ def record_title(record: Mapping[str, Any], path: str, line: int | None) -> str:
     return title
 
 
+# The source-specific fields of one record (`extra`: upvotes, a DOI, a venue), JSON-encoded.
+MAX_EXTRA_CHARACTERS = 20_000
+
+
+def extra_field(record: Mapping[str, Any], path: str, line: int | None) -> dict[str, Any]:
+    """`extra`: a JSON object, or a string holding one (what `paperlens export` writes to Parquet)."""
+    value = record.get("extra")
+    if value is None or (isinstance(value, str) and not value.strip()) or (isinstance(value, float) and
+                                                                           math.isnan(value)):
+        return {}
+    if isinstance(value, str):
+        try:
+            value = json.loads(value)
+        except json.JSONDecodeError:
+            raise BadRecord(path, line, "field 'extra' must be a JSON object (or a string holding one)") from None
+    if not isinstance(value, Mapping):
+        raise BadRecord(path, line, f"field 'extra' must be a JSON object, not {type(value).__name__}")
+    try:
+        encoded = json.dumps(dict(value), ensure_ascii=False, allow_nan=False)
+    except (TypeError, ValueError):
+        raise BadRecord(path, line, "field 'extra' holds values JSON cannot hold") from None
+    if len(encoded) > MAX_EXTRA_CHARACTERS:
+        raise BadRecord(path, line, f"field 'extra' is {len(encoded)} characters as JSON, over the limit of "
+                        f"{MAX_EXTRA_CHARACTERS}")
+    _valid_unicode(encoded, "extra", path, line)
+    return json.loads(encoded)
+
+
 def paper_from_record(record: Mapping[str, Any], path: str, line: int | None) -> Paper:
-    """A contract record (id, title, abstract, authors, categories, published, url) as a Paper;
-    other fields are ignored."""
+    """A contract record (id, title, abstract, authors, categories, published, url, and `extra`, an
+    object of source-specific fields) as a Paper; other fields are ignored."""
     paper_id = record_id(record, path, line)
     title = record_title(record, path, line)
     try:
@@ -192,4 +221,4 @@ def paper_from_record(record: Mapping[str, Any], path: str, line: int | None) ->
     url = _record_url(record, path, line)
     abstract = normalise_text(text_field(record, "abstract", path, line))
     return check_lengths(Paper(id=paper_id, title=title, abstract=abstract, authors=authors, categories=categories,
-                               published=published, url=url), path, line)
+                               published=published, url=url, extra=extra_field(record, path, line)), path, line)

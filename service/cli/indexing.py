@@ -1,4 +1,4 @@
-"""The indexer's front on the command line: `index`, `delete`, `compact` and `check`.
+"""The indexer's front on the command line: `index`, `delete`, `compact`, `export` and `check`.
 
 These commands write or verify an index folder; they import `indexer` (and `models` to embed),
 never the serving modules.
@@ -11,7 +11,9 @@ import sys
 import time
 
 from indexer.errors import PaperlensError, UnknownPaper
+from indexer.export import DTYPES
 from indexer.readers import FORMATS
+from indexer.vectors import EMBEDDING_COLUMN, TITLE_EMBEDDING_COLUMN
 from models import DEFAULT_MODEL
 from service.cli.arguments import EXIT_BAD_INPUT, add_ray_option, add_runtime_option, encoder_settings_from
 
@@ -25,8 +27,23 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
                        help=f"sentence-transformers model (default {DEFAULT_MODEL})")
     index.add_argument("--format", choices=FORMATS, default=None, help="source format (default: detected)")
     index.add_argument("--update", action="store_true", help="add or replace these papers in the existing index")
+    index.add_argument("--strict", action="store_true",
+                       help="stop at a library entry (BibTeX, RIS, CSL-JSON) that is not a paper, instead of skipping "
+                       "and listing it")
     index.add_argument("--batch-size", type=int, default=64)
     index.add_argument("--no-progress", action="store_true")
+    vectors = index.add_argument_group(
+        "given vectors", "vectors that come with the papers are used as they are (checked against the model on a "
+        "sample); the papers without one are embedded")
+    vectors.add_argument("--embedding-column", default=None, metavar="NAME",
+                         help=f"column of a Parquet or JSON Lines source with each paper's vector (default: "
+                         f"'{EMBEDDING_COLUMN}' where a source has it)")
+    vectors.add_argument("--title-embedding-column", default=None, metavar="NAME",
+                         help=f"column with each title's vector (default: '{TITLE_EMBEDDING_COLUMN}' where a source "
+                         "has it; otherwise titles are embedded, a second or two a thousand)")
+    vectors.add_argument("--vectors", default=None, metavar="FILE.npy",
+                         help="a .npy array with one row per record of the (one) source, in its order")
+    vectors.add_argument("--title-vectors", default=None, metavar="FILE.npy", help="the same for the titles")
     add_runtime_option(index)
     add_ray_option(index, "embed", "--ray-actors", "encoder actors on the cluster (default: one per GPU, else one "
                    "per CPU)")
@@ -40,6 +57,14 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
     compact = commands.add_parser("compact", help="fold the changes made since the last build into a new generation")
     compact.add_argument("--index", required=True, metavar="DIR")
     compact.set_defaults(run=_compact)
+
+    export = commands.add_parser("export", help="write every paper of an index with its metadata and vectors to a "
+                                 "Parquet file (`paperlens index` reads it back without embedding)")
+    export.add_argument("out", metavar="OUT.parquet")
+    export.add_argument("--index", required=True, metavar="DIR")
+    export.add_argument("--dtype", choices=DTYPES, default="float32",
+                        help="the vectors' type in the file (float16: half the size, top 10 unchanged)")
+    export.set_defaults(run=_export)
 
     check = commands.add_parser("check", help="verify an index folder (manifest, files, journal checksums); "
                                 "exit 2 when damaged")
@@ -65,8 +90,22 @@ def _index(args: argparse.Namespace) -> int:
     encoder = partial(load_encoder, args.model, batch_size=args.batch_size, bf16=settings.bf16,
                       runtime=settings.runtime, cache=settings.encoder_cache)
     summary = build_index(args.sources, args.index, encoder, format=args.format, update=args.update,
-                          progress=progress)
-    print(summary.line())
+                          progress=progress, vectors=_vector_options(args), strict=args.strict)
+    print("\n".join([summary.line(), *summary.skipped_lines()]))
+    return 0
+
+
+def _vector_options(args: argparse.Namespace):
+    from indexer.vectors import VectorOptions
+
+    return VectorOptions(column=args.embedding_column, title_column=args.title_embedding_column,
+                         vectors=args.vectors, title_vectors=args.title_vectors)
+
+
+def _export(args: argparse.Namespace) -> int:
+    from indexer.export import export_index
+
+    print(export_index(args.index, args.out, dtype=args.dtype).line())
     return 0
 
 
@@ -75,8 +114,10 @@ def _index_on_cluster(args: argparse.Namespace, progress: bool | None, bf16: boo
 
     summary, pool = build_index_on_cluster(args.sources, args.index, args.ray, model=args.model,
                                            actors=args.ray_actors, format=args.format, update=args.update,
-                                           batch_size=args.batch_size, progress=progress, bf16=bf16)
-    print(f"{summary.line()}; embedded by {pool.describe()} on the Ray cluster at {args.ray}")
+                                           batch_size=args.batch_size, progress=progress, bf16=bf16,
+                                           vectors=_vector_options(args), strict=args.strict)
+    print("\n".join([summary.line(), *summary.skipped_lines(),
+                     f"embedded by {pool.describe()} on the Ray cluster at {args.ray}"]))
     return 0
 
 

@@ -7,17 +7,20 @@ from typing import Any
 from fastapi import APIRouter, Body, Depends, HTTPException
 from fastapi.concurrency import run_in_threadpool
 
-from indexer.errors import BadRecord
+from indexer.errors import BadRecord, ModelMismatch
 from indexer.readers import paper_from_record
+from indexer.vectors import EMBEDDING_COLUMN, TITLE_EMBEDDING_COLUMN, GivenVectors
 from service.deps import AppSettings, Served, Writer
 from service.writer import IndexWriter
 from service.routes.papers import row_or_404
 from service.security import require_admin
 
+VECTOR_FIELDS = (EMBEDDING_COLUMN, TITLE_EMBEDDING_COLUMN)
+
 router = APIRouter(tags=["admin"], dependencies=[Depends(require_admin)])
 
 
-def _papers_of(body: Any, max_batch: int) -> list:
+def _papers_of(body: Any, max_batch: int) -> tuple[list, GivenVectors]:
     records = body.get("papers") if isinstance(body, dict) else body
     if not isinstance(records, list):
         raise HTTPException(status_code=422, detail="body: a JSON list of paper records, or {\"papers\": [...]}")
@@ -26,25 +29,32 @@ def _papers_of(body: Any, max_batch: int) -> list:
     if len(records) > max_batch:
         raise HTTPException(status_code=413,
                             detail=f"papers: {len(records)} records, over the limit of {max_batch} per call")
-    papers = []
+    papers, given = [], GivenVectors()
     for number, record in enumerate(records):
         where = f"papers[{number}]"
         if not isinstance(record, dict):
             raise HTTPException(status_code=422, detail=f"{where}: a paper record must be a JSON object")
-        try:  # the readers' checks: Unicode, http(s) urls, field types, dates, MAX_LENGTHS
+        try:  # the readers' checks: Unicode, http(s) urls, field types, dates, MAX_LENGTHS; then the vectors'
             papers.append(paper_from_record(record, where, None))
+            given.add(papers[-1].id, [record.get(name) for name in VECTOR_FIELDS], VECTOR_FIELDS, where, None)
         except BadRecord as error:
             raise HTTPException(status_code=422, detail=str(error)) from None
-    return papers
+    return papers, given
 
 
 @router.post("/papers")
 async def add_papers(writer: Writer, settings: AppSettings, body: Any = Body(
-        ..., description="paper records (the contract's schema): a list, or {\"papers\": [...]}")) -> dict:
+        ..., description="paper records (the contract's schema, and optionally each paper's `embedding` and "
+        "`title_embedding`): a list, or {\"papers\": [...]}")) -> dict:
     """Adds papers, or replaces those whose id is already indexed. Durable when answered: the
-    change is in the index's journal on disk and served from the next request on."""
-    papers = _papers_of(body, settings.max_batch)
-    summary = await run_in_threadpool(writer.upsert, papers)
+    change is in the index's journal on disk and served from the next request on. A record's
+    `embedding` (its title and abstract's vector, by the served model) is used as it is, after a
+    sample of the request's papers is embedded and compared; without one, the paper is embedded."""
+    papers, given = _papers_of(body, settings.max_batch)
+    try:
+        summary = await run_in_threadpool(writer.upsert, papers, given)
+    except ModelMismatch as error:
+        raise HTTPException(status_code=422, detail=str(error)) from None
     return summary.__dict__
 
 
