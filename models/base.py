@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 import json
+import re
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
@@ -55,11 +56,55 @@ class Encoder(ABC):
                 progress(len(batch))
         return out
 
+    def embed_passages(self, texts: Sequence[str]) -> np.ndarray:
+        """Vectors for texts of any length (a pasted abstract, a paragraph, a page): a text longer
+        than the model's window is cut into pieces of PASSAGE_WORDS words at sentence ends
+        (`passage_pieces`), every piece is embedded, and a text's vector is the mean of its pieces'
+        vectors weighted by their words, normalised. A short text is one piece: `embed` exactly."""
+        pieces = [passage_pieces(text) for text in texts]
+        flat = [piece for parts in pieces for piece in parts]
+        if len(flat) == len(texts):
+            return self.embed(texts)
+        vectors = self.embed(flat)
+        out = np.empty((len(texts), self.dim), dtype=np.float32)
+        start = 0
+        for position, parts in enumerate(pieces):
+            weights = np.array([len(piece.split()) for piece in parts], dtype=np.float32)
+            out[position] = normalise((weights @ vectors[start:start + len(parts)])[None, :])[0]
+            start += len(parts)
+        return out
+
     def _length_sorted_batches(self, texts: Sequence[str]) -> Iterator[tuple[np.ndarray, list[str]]]:
         order = np.argsort([-len(t) for t in texts], kind="stable")
         for start in range(0, len(order), self.batch_size):
             positions = order[start : start + self.batch_size]
             yield positions, [texts[i] for i in positions]
+
+
+# Words in one piece of a long text: about 200 word pieces of English scientific prose (1.3 a word),
+# inside the 256 the default model reads (beyond them it truncates, so the rest would be lost).
+PASSAGE_WORDS = 160
+_SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
+
+
+def passage_pieces(text: str, words: int = PASSAGE_WORDS) -> list[str]:
+    """The text as pieces of at most `words` words (one piece when it is that short), cut at
+    sentence ends where a sentence fits, inside a sentence longer than a piece."""
+    if len(text.split()) <= words:
+        return [text]
+    pieces: list[list[str]] = [[]]
+    for sentence in _SENTENCE_END.split(text):
+        sentence_words = sentence.split()
+        while sentence_words:
+            room = words - len(pieces[-1])
+            if len(sentence_words) > room and pieces[-1] and len(sentence_words) <= words:
+                pieces.append([])  # the sentence starts the next piece rather than being cut
+                continue
+            pieces[-1].extend(sentence_words[:room])
+            sentence_words = sentence_words[room:]
+            if len(pieces[-1]) >= words:
+                pieces.append([])
+    return [" ".join(piece) for piece in pieces if piece]
 
 
 def normalise(vectors: np.ndarray) -> np.ndarray:

@@ -19,7 +19,15 @@ FEEDBACK_WEIGHT = 0.5  # their mean's weight against the query's own (unit) vect
 RECOMMEND_DENSE_WEIGHT = 0.6  # meaning against distinctive words in recommendations
 PROFILE_TERMS = 100  # a reader's strongest words that fetch lexical candidates
 DISLIKE_WEIGHT = 0.5  # Rocchio: how far disliked papers push the profiles away
-INTEREST_SIMILARITY = 0.2  # centred cosine above which a liked paper joins an existing interest
+INTEREST_SIMILARITY = 0.2
+# A passage (a pasted abstract, a paragraph of a draft) says as much as a paper does, so it is
+# matched the way `similar` matches a paper, against the papers' title-weighted vectors, and its
+# embedding, which reads all of it (in pieces), weighs more than BM25 over a bag of a hundred words.
+# A written-out question is not one: the query moves from one treatment to the other in proportion
+# to its length, from a short abstract's length (80 words; questions of 58-73 words lost when the
+# ramp began at 50) to a full model window (models.base.PASSAGE_WORDS, 160).
+PASSAGE_RAMP_WORDS = (80, 160)
+PASSAGE_DENSE_WEIGHT = 0.6  # centred cosine above which a liked paper joins an existing interest
 
 
 Ranked = tuple[np.ndarray, np.ndarray]  # (scores, rows), best first
@@ -69,14 +77,17 @@ def similar(index: PaperIndex, row: int, k: int, offset: int = 0, filters: Filte
 
 def recommend(index: PaperIndex, liked: list[int], disliked: list[int], k: int, offset: int = 0,
               filters: Filters = Filters(), candidates: list[int] | None = None,
-              diversity: float = 0.0, recency_half_life: float | None = None) -> list[Hit]:
+              diversity: float = 0.0, recency_half_life: float | None = None,
+              explained: slice = slice(None)) -> list[Hit]:
     """Papers for a reader who liked `liked` and disliked `disliked` (rows); never one of them.
 
     Two profiles, each towards the liked papers' mean and away from the disliked (Rocchio): one of
     corpus-centred embeddings (meaning), one of tf-idf (distinctive words); candidates from both
     are scored by the min-max normalised mix of the two. With `candidates`, ranks exactly those
     rows (all that pass the filters). `diversity` > 0 re-ranks with maximal marginal relevance;
-    `recency_half_life` (days) halves a paper's score for every half-life of age."""
+    `recency_half_life` (days) halves a paper's score for every half-life of age. The hits in
+    `explained` (all by default) get `because` and `shared_terms`: a caller that pages ranked
+    candidates itself explains only its page."""
     meaning, words = _profiles(index, liked, disliked)
     filters = filters.with_excluded(set(liked) | set(disliked))
     reranked = diversity > 0 or bool(recency_half_life)
@@ -99,14 +110,15 @@ def recommend(index: PaperIndex, liked: list[int], disliked: list[int], k: int, 
         scores, rows = _cover_interests(index, scores, rows, liked, k)
     hits = _hits(scores[:wanted], rows[:wanted])
     hits = hits if candidates is not None else hits[offset:]
-    _explain(index, hits, liked)
+    _explain(index, hits[explained], liked)
     return hits
 
 
 def recommend_ids(index: PaperIndex, liked_ids: list[str], disliked_ids: list[str], k: int, offset: int = 0,
                   filters: Filters = Filters(), candidate_ids: list[str] | None = None,
                   exclude_ids: list[str] = (), diversity: float = 0.0,
-                  recency_half_life: float | None = None) -> tuple[list[Hit], list[str]]:
+                  recency_half_life: float | None = None, explained: slice = slice(None)
+                  ) -> tuple[list[Hit], list[str]]:
     """`recommend` from paper ids, the one way every caller turns ids into rows: (hits, the given
     ids not in the index, once each). A paper both liked and disliked counts as liked; `exclude_ids`
     (seen papers) are never returned. Raises NoKnownLikes when no liked id is in the index."""
@@ -120,7 +132,7 @@ def recommend_ids(index: PaperIndex, liked_ids: list[str], disliked_ids: list[st
     unknown = list(dict.fromkeys([*unknown, *unknown_disliked, *unknown_candidates]))
     excluded = set(index.rows_of(list(exclude_ids))[0])
     hits = recommend(index, liked, disliked, k, offset, filters.with_excluded(excluded) if excluded else filters,
-                     candidates, diversity=diversity, recency_half_life=recency_half_life)
+                     candidates, diversity=diversity, recency_half_life=recency_half_life, explained=explained)
     return hits, unknown
 
 
@@ -271,33 +283,44 @@ def _positive_top(scores: np.ndarray, n: int, allowed: np.ndarray | None) -> Ran
 
 def _hybrid_top(index: PaperIndex, query: str, query_vector: np.ndarray, n: int, filters: Filters) -> Ranked:
     """Fuses the dense and BM25 rankings, then refines the query vector by pseudo-relevance
-    feedback (Rocchio: towards the mean of the first fused results) and fuses again."""
+    feedback (Rocchio: towards the mean of the first fused results) and fuses again. A passage
+    (see PASSAGE_RAMP_WORDS) is scored against the papers' title-weighted vectors, with
+    PASSAGE_DENSE_WEIGHT on the dense side."""
     pool = max(CANDIDATE_POOL, 2 * n)
     lexical = index.lexical.scores(query)
     _, lexical_rows = _positive_top(lexical, pool, filters.mask(index))  # the same for both passes
-    rows, fused = _fuse(index, lexical, lexical_rows, query_vector,
-                        lambda rows: index.dense_scores(query_vector, rows), pool, filters)
+    low, high = PASSAGE_RAMP_WORDS
+    passage = min(1.0, max(0.0, (len(query.split()) - low) / (high - low)))  # 0: a question, 1: a passage
+    weight = 0.5 + passage * (PASSAGE_DENSE_WEIGHT - 0.5)
+
+    def dense_scores(vector: np.ndarray) -> Callable[[np.ndarray], np.ndarray]:
+        if passage == 0:
+            return lambda rows: index.dense_scores(vector, rows)
+        return lambda rows: ((1 - passage) * index.dense_scores(vector, rows)
+                             + passage * (index.similarity_vectors(rows) @ vector))
+
+    rows, fused = _fuse(index, lexical, lexical_rows, query_vector, dense_scores(query_vector), pool, filters, weight)
     if len(rows) and FEEDBACK_WEIGHT > 0:
         _, feedback = top_k(fused, FEEDBACK_DOCS, rows)
         feedback_vector = _unit(np.asarray(index.vectors[feedback]).mean(axis=0))
         query_vector = _unit(query_vector + FEEDBACK_WEIGHT * feedback_vector)
-        rows, fused = _fuse(index, lexical, lexical_rows, query_vector,
-                            lambda rows: index.dense_scores(query_vector, rows), pool, filters)
+        rows, fused = _fuse(index, lexical, lexical_rows, query_vector, dense_scores(query_vector), pool, filters,
+                            weight)
     return top_k(fused, n, rows)
 
 
 def _fuse(index: PaperIndex, lexical: np.ndarray, lexical_rows: np.ndarray, vector: np.ndarray,
           dense_scores: Callable[[np.ndarray], np.ndarray], pool: int,
-          filters: Filters) -> tuple[np.ndarray, np.ndarray]:
+          filters: Filters, dense_weight: float = 0.5) -> tuple[np.ndarray, np.ndarray]:
     """(rows, fused scores) over the union of the top `pool` nearest to `vector` and
     `lexical_rows`, the top by BM25 score `lexical`: the dense scores (`dense_scores(rows)`) and
-    the BM25 scores, each min-max normalised over that union, then averaged, so a paper strong in
-    both comes first."""
+    the BM25 scores, each min-max normalised over that union, then mixed (`dense_weight` on the
+    dense side, evenly by default), so a paper strong in both comes first."""
     _, dense_rows = dense_top(index, vector, pool, filters)
     rows = np.union1d(dense_rows, lexical_rows).astype(np.int64)
     if len(rows) == 0:
         return rows, np.empty(0, np.float32)
-    fused = 0.5 * _min_max(dense_scores(rows)) + 0.5 * _min_max(lexical[rows])
+    fused = dense_weight * _min_max(dense_scores(rows)) + (1 - dense_weight) * _min_max(lexical[rows])
     return rows, fused.astype(np.float32)
 
 

@@ -97,11 +97,11 @@ class QueryBatcher:
     def _answer(self, batch: list[tuple[str, Future]]) -> None:
         texts = list(dict.fromkeys(text for text, _ in batch))
         try:
-            vectors = dict(zip(texts, self.encoder.embed(texts)))
+            vectors = dict(zip(texts, self.encoder.embed_passages(texts)))  # a long query in pieces
         except Exception:  # one bad query must not fail the others: each alone, its own answer
             for text, answer in batch:
                 try:
-                    answer.set_result(self.encoder.embed([text])[0])
+                    answer.set_result(self.encoder.embed_passages([text])[0])
                 except Exception as error:
                     answer.set_exception(error)
             return

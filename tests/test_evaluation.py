@@ -77,6 +77,28 @@ def test_title_check_finds_each_paper_by_its_title(encoder, tmp_path: Path) -> N
     assert results["paperlens hybrid (default)"].recall1 >= 0.9
 
 
+def test_abstract_check_finds_each_paper_by_its_abstract_and_counts_the_papers_left_out(
+        tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    """The seed page's papers, two of them without an abstract and one with a stub: the other 37
+    abstracts (1.4-1.8k characters, no title) are queries, and each finds its own paper."""
+    papers = [json.loads(line) for line in SEED_PAPERS.open()]
+    papers[3]["abstract"], papers[17]["abstract"] = "", "   "
+    papers[25]["abstract"] = papers[25]["abstract"][:evaluation.MIN_ABSTRACT - 1]
+    source = tmp_path / "seed-with-stubs.jsonl"
+    source.write_text("".join(json.dumps(p) + "\n" for p in papers))
+    assert main(["eval", str(source), "--task", "abstracts", "--sample", "100", "--cache", str(tmp_path / "c")]) == 0
+    header, columns, _, *rows = capsys.readouterr().out.strip().splitlines()
+    assert "(abstracts, 37 queries" in header
+    assert "left out: 2 without an abstract, 1 with an abstract under 200 characters" in header
+    names = columns.strip("| ").split(" | ")
+    table = {cells[0]: dict(zip(names[1:], cells[1:])) for cells in (row.strip("| ").split(" | ") for row in rows)}
+    assert set(table) == {"paperlens hybrid (default)", "paperlens semantic", "paperlens keyword", "baseline BM25",
+                          "baseline dense (cosine)", "baseline RRF(BM25, dense)"}
+    assert {"Recall@1", "Recall@10", "MRR@10"} <= set(names)
+    assert float(table["paperlens hybrid (default)"]["Recall@10"]) >= 0.95
+    assert float(table["paperlens hybrid (default)"]["Recall@1"]) >= 0.9
+
+
 def test_a_folder_that_is_not_an_evaluation_set_is_a_clear_error(tmp_path: Path,
                                                                  capsys: pytest.CaptureFixture) -> None:
     assert main(["eval", str(tmp_path), "--task", "search", "--cache", str(tmp_path / "cache")]) == 2

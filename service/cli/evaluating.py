@@ -11,9 +11,11 @@ from service.cli.arguments import add_runtime_option, encoder_settings_from
 def add_commands(commands: argparse._SubParsersAction) -> None:
     evaluate = commands.add_parser("eval", help="relevance of paperlens and baselines on a judged set")
     evaluate.add_argument("dataset", metavar="DATASET", help="folder with corpus.jsonl, queries.jsonl, qrels.tsv "
-                          "(for --task titles: any paper source; each sampled paper's title must find it)")
-    evaluate.add_argument("--task", choices=("search", "similar", "recommend", "titles"), required=True)
-    evaluate.add_argument("--sample", type=int, default=1000, help="papers whose titles are queried (--task titles)")
+                          "(for --task titles or abstracts: any paper source; each sampled paper's title, "
+                          "or its abstract without the title, must find it)")
+    evaluate.add_argument("--task", choices=("search", "similar", "recommend", "titles", "abstracts"), required=True)
+    evaluate.add_argument("--sample", type=int, default=1000,
+                          help="papers whose titles or abstracts are queried (--task titles, abstracts)")
     evaluate.add_argument("--model", default=None, metavar="NAME_OR_PATH")
     evaluate.add_argument("--cache", default="var/eval", metavar="DIR",
                           help="where the corpus index is kept between runs")
@@ -27,6 +29,8 @@ def _evaluate(args: argparse.Namespace) -> int:
 
     if args.task == "titles":
         dataset = evaluation.title_queries(args.dataset, args.sample)
+    elif args.task == "abstracts":
+        dataset = evaluation.abstract_queries(args.dataset, args.sample)
     else:
         dataset = evaluation.load_dataset(args.dataset)
     settings = encoder_settings_from(args)

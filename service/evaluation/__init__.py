@@ -8,10 +8,11 @@ and their cached indexes, metrics.py the scores, baselines.py the baselines, run
 from __future__ import annotations
 
 from service.evaluation.baselines import DEPTH, RRF_K, Baselines, arxiv_sanity_tfidf
-from service.evaluation.datasets import Dataset, cached_index, load_dataset, title_queries
+from service.evaluation.datasets import (MIN_ABSTRACT, Dataset, abstract_queries, cached_index, load_dataset,
+                                         title_queries)
 from service.evaluation.metrics import Scores, ndcg, recall, reciprocal_rank, score_method
 from service.evaluation.runner import PAGE, TASKS, Ranker, evaluate, format_table, methods_for
 
-__all__ = ["DEPTH", "PAGE", "RRF_K", "TASKS", "Baselines", "Dataset", "Ranker", "Scores", "arxiv_sanity_tfidf",
-           "cached_index", "evaluate", "format_table", "load_dataset", "methods_for", "ndcg", "recall",
-           "reciprocal_rank", "score_method", "title_queries"]
+__all__ = ["DEPTH", "MIN_ABSTRACT", "PAGE", "RRF_K", "TASKS", "Baselines", "Dataset", "Ranker", "Scores",
+           "abstract_queries", "arxiv_sanity_tfidf", "cached_index", "evaluate", "format_table", "load_dataset",
+           "methods_for", "ndcg", "recall", "reciprocal_rank", "score_method", "title_queries"]

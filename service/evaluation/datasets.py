@@ -1,9 +1,9 @@
 """Evaluation sets and their indexes.
 
 Owns `Dataset`, `load_dataset` (a folder of `corpus.jsonl`, `queries.jsonl` and `qrels.tsv`: qid,
-paper id, grade; grade 0 = judged not relevant), `title_queries` (a set that needs no judgments) and
-`cached_index` (the corpus indexed once per corpus and model, from a copy that gives untitled records
-a title).
+paper id, grade; grade 0 = judged not relevant), `title_queries` and `abstract_queries` (sets that need
+no judgments) and `cached_index` (the corpus indexed once per corpus and model, from a copy that gives
+untitled records a title).
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections import defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -19,6 +19,7 @@ import numpy as np
 from indexer.build import build_index
 from indexer.errors import BadRecord, PaperlensError
 from indexer.paper_index import PaperIndex
+from indexer.papers import Paper
 from models import Encoder
 
 
@@ -28,6 +29,10 @@ class Dataset:
     corpus: Path
     queries: list[dict]
     qrels: dict[str, dict[str, int]]
+    left_out: dict[str, int] = field(default_factory=dict)  # why sampled papers are not queries -> how many
+
+
+MIN_ABSTRACT = 200  # characters; a shorter abstract is a stub ("See paper."), not a long query
 
 
 def load_dataset(folder: Path | str) -> Dataset:
@@ -57,13 +62,41 @@ def load_dataset(folder: Path | str) -> Dataset:
 def title_queries(corpus: Path | str, sample: int = 1000, seed: int = 13) -> Dataset:
     """A check that needs no judgments: each sampled paper's title is a query, and that paper is
     its one relevant answer (nDCG@10, MRR@10 and Recall@1/@10 then say how often it comes first)."""
+    corpus = Path(corpus)
+    papers = _sampled_papers(corpus, sample, seed)
+    return _known_item_set(corpus, [{"qid": p.id, "text": p.title} for p in papers])
+
+
+def abstract_queries(corpus: Path | str, sample: int = 1000, seed: int = 13) -> Dataset:
+    """The long-query check: each sampled paper's abstract, without its title, is a query that must
+    find that paper. The same papers as `title_queries` are sampled; those without an abstract or with
+    one under MIN_ABSTRACT characters are left out and counted."""
+    corpus = Path(corpus)
+    missing, short = "without an abstract", f"with an abstract under {MIN_ABSTRACT} characters"
+    queries, left_out = [], {missing: 0, short: 0}
+    for paper in _sampled_papers(corpus, sample, seed):
+        abstract = paper.abstract.strip()
+        if not abstract:
+            left_out[missing] += 1
+        elif len(abstract) < MIN_ABSTRACT:
+            left_out[short] += 1
+        else:
+            queries.append({"qid": paper.id, "text": abstract})
+    return _known_item_set(corpus, queries, left_out)
+
+
+def _sampled_papers(corpus: Path, sample: int, seed: int) -> list[Paper]:
     from indexer.readers import read_papers
 
-    corpus = Path(corpus)
     papers = list(read_papers(str(corpus)))
     chosen = np.random.default_rng(seed).choice(len(papers), min(sample, len(papers)), replace=False)
-    queries = [{"qid": papers[i].id, "text": papers[i].title} for i in sorted(chosen)]
-    return Dataset(corpus.name.split(".")[0], corpus, queries, {q["qid"]: {q["qid"]: 1} for q in queries})
+    return [papers[i] for i in sorted(chosen)]
+
+
+def _known_item_set(corpus: Path, queries: list[dict], left_out: dict[str, int] | None = None) -> Dataset:
+    """Each query's one relevant paper is the paper it was taken from (its qid)."""
+    return Dataset(corpus.name.split(".")[0], corpus, queries, {q["qid"]: {q["qid"]: 1} for q in queries},
+                   left_out or {})
 
 
 def cached_index(dataset: Dataset, encoder: Encoder, cache: Path) -> PaperIndex:

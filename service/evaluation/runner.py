@@ -2,8 +2,9 @@
 query in the same run, and is scored; `format_table` prints the result.
 
 Owns `TASKS` (`search`: queries have `text`; `similar`: `paper_id`; `recommend`: `liked` and
-`disliked`; `titles`: see `title_queries`), `methods_for` (the methods of a task), `evaluate` and
-`format_table`. paperlens is measured through `service.ranking`, the functions the API serves.
+`disliked`; `titles` and `abstracts`: see `title_queries` and `abstract_queries`), `methods_for` (the
+methods of a task), `evaluate` and `format_table`. paperlens is measured through `service.ranking`, the
+functions the API serves.
 """
 
 from __future__ import annotations
@@ -23,14 +24,15 @@ from service.evaluation.datasets import Dataset
 from service.evaluation.metrics import Scores, score_method
 from service.users import DISLIKE, LIKE, SQLiteUserStore
 
-TASKS = ("search", "similar", "recommend", "titles")
+TASKS = ("search", "similar", "recommend", "titles", "abstracts")
+KNOWN_ITEM_TASKS = ("titles", "abstracts")  # each query must find the paper it was taken from
 PAGE = 10  # the page size a reader sees
 
 Ranker = Callable[[dict], np.ndarray]
 
 
 def methods_for(task: str, index: PaperIndex, encoder: Encoder, baselines: Baselines) -> dict[str, Ranker]:
-    if task in ("search", "titles"):
+    if task == "search" or task in KNOWN_ITEM_TASKS:
         return _search_methods(index, encoder, baselines)
     if task == "similar":
         return _similar_methods(index, baselines)
@@ -44,7 +46,7 @@ def _search_methods(index: PaperIndex, encoder: Encoder, baselines: Baselines) -
 
     def vector(query: dict) -> np.ndarray:
         if query["text"] not in vectors:
-            vectors[query["text"]] = encoder.embed([query["text"]])[0]
+            vectors[query["text"]] = encoder.embed_passages([query["text"]])[0]
         return vectors[query["text"]]
 
     def mode(m: ranking.SearchMode) -> Ranker:
@@ -137,7 +139,7 @@ def evaluate(dataset: Dataset, task: str, index: PaperIndex, encoder: Encoder) -
 
 
 def _answerable(query: dict, task: str, index: PaperIndex) -> bool:
-    if task in ("search", "titles"):
+    if task == "search" or task in KNOWN_ITEM_TASKS:
         return bool(query.get("text", "").strip())
     if task == "similar":
         return query.get("paper_id") in index
@@ -147,15 +149,22 @@ def _answerable(query: dict, task: str, index: PaperIndex) -> bool:
 def format_table(dataset: Dataset, task: str, results: list[Scores]) -> str:
     """A Markdown table; the last column is nDCG@10 relative to the best baseline's."""
     best_baseline = max((r.ndcg10 for r in results if r.method.startswith("baseline")), default=0.0)
-    titles = task == "titles"
+    known_item = task in KNOWN_ITEM_TASKS
     queries = results[0].queries if results else 0
-    lines = [f"{dataset.name} ({task}, {queries} queries, corpus {dataset.corpus})",
-             "| method | nDCG@10 | Recall@10 | Recall@100 | MRR@10 |" + (" Recall@1 |" if titles else "")
+    lines = [f"{dataset.name} ({task}, {queries} queries, corpus {dataset.corpus}{_left_out_note(dataset)})",
+             "| method | nDCG@10 | Recall@10 | Recall@100 | MRR@10 |" + (" Recall@1 |" if known_item else "")
              + " vs best baseline |",
-             "|---|---:|---:|---:|---:|---:|" + ("---:|" if titles else "")]
+             "|---|---:|---:|---:|---:|---:|" + ("---:|" if known_item else "")]
     for r in results:
         gain = f"{(r.ndcg10 / best_baseline - 1) * 100:+.1f}%" if best_baseline > 0 else ""
-        extra = f" {r.recall1:.4f} |" if titles else ""
+        extra = f" {r.recall1:.4f} |" if known_item else ""
         lines.append(f"| {r.method} | {r.ndcg10:.4f} | {r.recall10:.4f} | {r.recall100:.4f} | {r.mrr10:.4f} |"
                      f"{extra} {gain} |")
     return "\n".join(lines)
+
+
+def _left_out_note(dataset: Dataset) -> str:
+    """'; left out: 2 without an abstract, 0 with ...': why fewer queries than papers were sampled."""
+    if not dataset.left_out:
+        return ""
+    return "; left out: " + ", ".join(f"{count} {reason}" for reason, count in dataset.left_out.items())
