@@ -36,6 +36,8 @@ test: $(VENV)/.installed
 	ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || { [ "$$(id -u)" = 0 ] && apt-get update -qq && \
 	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null; } || \
 	  echo "postgresql not installed: the PostgreSQL user-store tests will be skipped"
+	[ -f node_modules/axe-core/axe.min.js ] || npm install --no-save --no-audit --no-fund axe-core@4 >/dev/null || \
+	  echo "axe-core not installed: the accessibility test will be skipped"
 	$(BIN)/python -m pytest tests
 
 bench: $(VENV)/.installed

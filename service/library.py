@@ -103,8 +103,6 @@ def match_library(index: PaperIndex, content: bytes) -> ImportResult:
     return result
 
 
-match_bibtex = match_library  # the name the import route calls it by until it moves to match_library
-
 
 def _record(result: ImportResult, index: PaperIndex, row: int | None, label: str) -> None:
     if row is None:

@@ -111,9 +111,27 @@ class UserRecommendations(PaperList):
     reason: str | None = Field(None, description="why the list is empty, when it is")
 
 
+class LibraryEntryOut(BaseModel):
+    key: str
+    line: int | None = None
+    title: str
+
+
+class SkippedOut(BaseModel):
+    path: str
+    line: int | None = None
+    key: str
+    reason: str
+    kept_as: str | None = None
+
+
 class ImportResults(BaseModel):
     user: str
     matched: int
     unmatched: int
     matched_ids: list[str]
     unmatched_entries: list[str]
+    not_in_index: list[LibraryEntryOut] = Field(default_factory=list,
+                                                description="the file's entries that are papers the index lacks")
+    skipped: list[SkippedOut] = Field(default_factory=list, description="entries that are not papers (left out), "
+                                      "and entries kept under their key because another held their id")

@@ -3,6 +3,8 @@ the real seed index, against each store; two real servers sharing one PostgreSQL
 
 from __future__ import annotations
 
+import json
+
 import shutil
 import subprocess
 import sys
@@ -242,6 +244,27 @@ def test_importing_a_bibtex_library_turns_matches_into_likes(client: TestClient,
     assert client.get("/users/importer").json()["likes"] == [spec.id]
     raw = client.post("/users/raw-importer/import", content=(DATA / "sample.bib").read_bytes())
     assert raw.status_code == 200 and raw.json()["matched"] + raw.json()["unmatched"] >= 3
+
+
+def test_ris_and_csl_json_imports_list_what_the_index_lacks_and_what_was_skipped(client: TestClient,
+                                                                                  engine: ServedIndex) -> None:
+    spec = engine.index.paper(id_of(engine, "SpecTr"))
+    ris = (f"TY  - CONF\nTI  - {spec.title}\nAU  - Sun, Ziteng\nPY  - 2023\nER  - \n\n"
+           "TY  - ELEC\nUR  - https://example.org/a-web-page\nER  - \n\n"
+           "TY  - JOUR\nTI  - A Paper That Is Not In The Index\nAU  - Doe, Jane\nER  - \n").encode()
+    upload = {"file": ("library.ris", ris, "application/x-research-info-systems")}
+    body = client.post("/users/ris-importer/import", files=upload).json()
+    assert (body["matched"], body["matched_ids"]) == (1, [spec.id])
+    assert [entry["title"] for entry in body["not_in_index"]] == ["A Paper That Is Not In The Index"]
+    assert body["not_in_index"][0]["line"] == 11
+    assert [(entry["line"], "title" in entry["reason"]) for entry in body["skipped"]] == [(7, True)]
+
+    csl = json.dumps([{"id": "spec", "type": "paper-conference", "title": spec.title},
+                      {"id": "page", "type": "webpage", "URL": "https://example.org"}]).encode()
+    body = client.post("/users/csl-importer/import", content=csl).json()  # a JSON array, yet not a list of ids
+    assert body["matched_ids"] == [spec.id]
+    assert [entry["key"] for entry in body["skipped"]] == ["page"]
+    assert client.get("/users/csl-importer").json()["likes"] == [spec.id]
 
 
 def test_importing_a_list_of_ids(client: TestClient, engine: ServedIndex) -> None:

@@ -3,7 +3,8 @@
 Owns `Skipped` (an entry left out, or kept under another id, with its file, line, key and reason),
 `PaperEntry` (a paper with the key and line of the entry it came from), `LibraryEntries` (one file's
 entries as they are read: the id rule, repeated keys, id conflicts, strict or lenient), and the
-identifier helpers the formats share: `doi_in`, `doi_id`, `arxiv_id_in`, `library_id`, `title_key`.
+identifier helpers the formats share: `doi_in`, `doi_id`, `arxiv_id_in`, `library_id`, `title_key`, and
+`key_suffix` (the letters BibTeX tools add to repeated citation keys).
 Imports nothing from the other reader modules.
 """
 
@@ -136,7 +137,7 @@ class LibraryEntries:
         key, suffix = base, 0
         while key in self._keys or key in self._made_keys:
             suffix += 1
-            key = base + _letters(suffix)
+            key = base + key_suffix(suffix)
         self._made_keys.add(key)
         return key
 
@@ -168,7 +169,7 @@ def _id_kind(paper: Paper) -> str:
     return "id"
 
 
-def _letters(number: int) -> str:
+def key_suffix(number: int) -> str:
     """1 -> a, 26 -> z, 27 -> aa: the suffixes BibTeX tools give repeated keys."""
     letters = ""
     while number:
