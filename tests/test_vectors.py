@@ -92,7 +92,11 @@ def test_export_then_index_gives_the_same_answers(tmp_path: Path, seed_index: Pa
     assert "0 embedded, 40 with vectors given" in summary.line()
     original, copy = PaperIndex.load(seed_index), PaperIndex.load(rebuilt)
     assert [p.to_dict() for p in copy.papers] == [p.to_dict() for p in original.papers]  # metadata, extra too
-    assert top_ids(rebuilt, encoder) == top_ids(seed_index, encoder)
+    before, after = top_ids(seed_index, encoder), top_ids(rebuilt, encoder)
+    if dtype == "float32":
+        assert after == before
+    else:  # float16 rounds each value by up to 2^-11 of itself: two near-tied neighbours may swap places
+        assert {call: set(ids) for call, ids in after.items()} == {call: set(ids) for call, ids in before.items()}
 
 
 def test_a_jsonl_column_gives_vectors_and_the_rest_are_embedded(tmp_path: Path, encoder, seed_vectors) -> None:
