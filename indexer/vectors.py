@@ -193,7 +193,7 @@ def _read_columns(source: str, format: str | None, options: VectorOptions, given
             raise BadRecord(source, None, f"has no column {missing[0]!r} (columns: {', '.join(sorted(names))})")
     elif not any(name in names for name in columns):
         if given.by_id:  # this source's records replace earlier ones, vectors and all
-            for paper in read_papers(source, kind):
+            for paper in read_papers(source, kind, skipped=[]):  # the ids only: the build reports skips
                 given.by_id.pop(paper.id, None)
         return
     metadata = _export_metadata(source, kind)

@@ -265,3 +265,15 @@ def test_the_bundled_corpus_ships_the_default_models_vectors(encoder) -> None:
         for given, fresh in ((row["embedding"], text), (row["title_embedding"], title)):
             given = np.asarray(given, dtype=np.float32)
             assert float(np.dot(given / np.linalg.norm(given), fresh)) > 0.99, row["id"]
+
+
+def test_an_export_and_a_library_with_entries_that_are_not_papers_index_together(tmp_path: Path, seed_index: Path,
+                                                                                  encoder) -> None:
+    export = tmp_path / "papers.parquet"
+    assert paperlens("export", "--index", seed_index, export).returncode == 0
+    library = tmp_path / "library.bib"
+    library.write_text("@article{mine2024,\n  title = {Graph Transformers for Citation Recommendation},\n"
+                       "  year = {2024}\n}\n@misc{homepage,\n  howpublished = {\\url{https://example.org}}\n}\n")
+    summary = build_index([str(export), str(library)], tmp_path / "index", encoder, progress=False, strict=False)
+    assert (summary.papers, summary.given, summary.embedded) == (41, 40, 1)
+    assert [entry.key for entry in summary.skipped] == ["homepage"]
